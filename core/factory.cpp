@@ -1,0 +1,148 @@
+// Tensor factories: allocation, constant fills, ranges, random draws and copies from host
+// data. Random tensors are drawn on the host from a seeded Generator, so a seed gives the
+// same numbers on every backend.
+#include <cmath>
+#include <cstring>
+
+#include "core/generator.h"
+#include "core/kernels.h"
+#include "core/ops.h"
+
+namespace glassbox {
+
+Tensor empty(const Shape& shape, TensorOptions opts) {
+  for (int64_t d : shape) GB_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(opts.dtype), opts.device);
+  impl->sizes = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = opts.dtype;
+  Tensor t(impl);
+  if (opts.requires_grad) t.requires_grad_(true);
+  return t;
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions opts) {
+  bool rg = opts.requires_grad;
+  Tensor t = empty(shape, opts.set_requires_grad(false));
+  if (t.device().is_cpu()) {
+    kernels::fill(t, value);
+  } else {  // fill on the host, then one transfer
+    Tensor h = full(shape, value, TensorOptions().set_dtype(opts.dtype));
+    kernels::copy(t, h);
+  }
+  if (rg) t.requires_grad_(true);
+  return t;
+}
+Tensor zeros(const Shape& shape, TensorOptions opts) { return full(shape, 0.0, opts); }
+Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1.0, opts); }
+Tensor scalar_tensor(double value, TensorOptions opts) { return full({}, value, opts); }
+static TensorOptions like(const Tensor& t) {
+  return TensorOptions().set_dtype(t.dtype()).set_device(t.device());
+}
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), like(t)); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), like(t)); }
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), like(t)); }
+
+Tensor arange(double start, double end, double step, TensorOptions opts) {
+  GB_CHECK(step != 0.0 && std::isfinite(step) && std::isfinite(start) && std::isfinite(end),
+           "arange: need finite start/end and a non-zero step (got ", start, ", ", end, ", ", step,
+           ")");
+  double count = std::ceil((end - start) / step);
+  GB_CHECK(count < 1e12, "arange: ", count, " elements is too many");
+  int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
+  Tensor host = empty({n}, dtype(kFloat64));
+  double* p = host.data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
+  Tensor out = empty({n}, TensorOptions(opts).set_requires_grad(false));
+  Tensor typed = host.to(opts.dtype);
+  kernels::copy(out, typed);
+  if (opts.requires_grad) out.requires_grad_(true);
+  return out;
+}
+Tensor arange(int64_t end, TensorOptions opts) { return arange(0.0, double(end), 1.0, opts); }
+
+// Draws on the host with `draw`, then moves to the requested device.
+template <class Draw>
+static Tensor random_tensor(const Shape& shape, TensorOptions opts, Generator* gen, Draw draw,
+                            const char* op) {
+  GB_CHECK(is_floating(opts.dtype), op, ": needs a floating dtype, got ", dtype_name(opts.dtype));
+  Generator& g = gen ? *gen : default_generator();
+  Tensor host = empty(shape, dtype(opts.dtype));
+  GB_DISPATCH_FLOAT(opts.dtype, op, [&] {
+    scalar_t* p = host.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < host.numel(); ++i) p[i] = static_cast<scalar_t>(draw(g));
+  });
+  Tensor out = host.to(opts.device);
+  if (opts.requires_grad) out.requires_grad_(true);
+  return out;
+}
+
+Tensor rand(const Shape& shape, TensorOptions opts, Generator* gen) {
+  if (opts.dtype == kFloat32)  // 24-bit draws can never round up to 1.0f
+    return random_tensor(
+        shape, opts, gen, [](Generator& g) { return g.uniform_float(); }, "rand");
+  return random_tensor(
+      shape, opts, gen, [](Generator& g) { return g.uniform(); }, "rand");
+}
+Tensor randn(const Shape& shape, TensorOptions opts, Generator* gen) {
+  return random_tensor(
+      shape, opts, gen, [](Generator& g) { return g.normal(); }, "randn");
+}
+Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions opts, Generator* gen) {
+  GB_CHECK(lo <= hi, "uniform: low ", lo, " is above high ", hi);
+  return random_tensor(
+      shape, opts, gen, [lo, hi](Generator& g) { return lo + (hi - lo) * g.uniform(); }, "uniform");
+}
+
+Tensor from_blob(const void* data, const Shape& shape, DType dt) {
+  Tensor t = empty(shape, dtype(dt));
+  if (t.nbytes() > 0) {
+    GB_CHECK(data != nullptr, "from_blob: null data pointer for shape ", shape_str(shape));
+    std::memcpy(t.raw_data(), data, t.nbytes());
+  }
+  return t;
+}
+
+template <class T>
+Tensor from_vector(const std::vector<T>& values, Shape shape, bool requires_grad) {
+  if (shape.empty()) shape = {static_cast<int64_t>(values.size())};
+  GB_CHECK(numel_of(shape) == static_cast<int64_t>(values.size()), "from_vector: ", values.size(),
+           " values do not fill shape ", shape_str(shape));
+  Tensor t = empty(shape, dtype(dtype_of<T>::value));
+  T* p = t.data_ptr<T>();
+  for (size_t i = 0; i < values.size(); ++i) p[i] = values[i];
+  if (requires_grad) t.requires_grad_(true);
+  return t;
+}
+template Tensor from_vector<float>(const std::vector<float>&, Shape, bool);
+template Tensor from_vector<double>(const std::vector<double>&, Shape, bool);
+template Tensor from_vector<int64_t>(const std::vector<int64_t>&, Shape, bool);
+template Tensor from_vector<uint8_t>(const std::vector<uint8_t>&, Shape, bool);
+template <>
+Tensor from_vector<bool>(const std::vector<bool>& values, Shape shape, bool) {
+  std::vector<uint8_t> bytes(values.begin(), values.end());
+  return from_vector<uint8_t>(bytes, shape).to(kBool);
+}
+
+Tensor tensor(std::initializer_list<float> values) {
+  return from_vector(std::vector<float>(values));
+}
+Tensor tensor(std::initializer_list<double> values) {
+  return from_vector(std::vector<double>(values));
+}
+Tensor tensor(std::initializer_list<int64_t> values) {
+  return from_vector(std::vector<int64_t>(values));
+}
+Tensor tensor(std::initializer_list<std::initializer_list<float>> rows) {
+  std::vector<float> flat;
+  int64_t cols = rows.size() ? static_cast<int64_t>(rows.begin()->size()) : 0;
+  for (const auto& r : rows) {
+    GB_CHECK(static_cast<int64_t>(r.size()) == cols, "tensor: rows have different lengths (", cols,
+             " and ", r.size(), ")");
+    flat.insert(flat.end(), r.begin(), r.end());
+  }
+  return from_vector(flat, {static_cast<int64_t>(rows.size()), cols});
+}
+
+}  // namespace glassbox

@@ -1,0 +1,229 @@
+#include "core/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace glassbox {
+namespace {
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "safetensors I/O assumes a little-endian host");
+
+constexpr uint64_t kMaxHeader = 100u << 20;  // the format's own limit: 100 MB of JSON
+
+const char* st_dtype(DType t) {
+  switch (t) {
+    case DType::Float32:
+      return "F32";
+    case DType::Float64:
+      return "F64";
+    case DType::Int64:
+      return "I64";
+    case DType::UInt8:
+      return "U8";
+    case DType::Bool:
+      return "BOOL";
+  }
+  return "?";
+}
+
+bool parse_dtype(const std::string& s, DType& out) {
+  static const std::pair<const char*, DType> table[] = {
+      {"F32", kFloat32}, {"F64", kFloat64}, {"I64", kInt64}, {"U8", kUInt8}, {"BOOL", kBool}};
+  for (const auto& [name, dt] : table)
+    if (s == name) return out = dt, true;
+  return false;
+}
+
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  uint64_t begin, end;
+};
+
+}  // namespace
+
+std::vector<uint8_t> safetensors_serialize(const TensorMap& tensors, const Metadata& meta) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!meta.empty()) header["__metadata__"] = meta;
+  std::vector<Tensor> host;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    GB_CHECK(name != "__metadata__", "save_safetensors: '__metadata__' is reserved");
+    GB_CHECK(t.defined(), "save_safetensors: tensor '", name, "' is undefined");
+    Tensor c = t.detach().cpu().contiguous();
+    header[name] = {{"dtype", st_dtype(c.dtype())},
+                    {"shape", c.shape()},
+                    {"data_offsets", {offset, offset + c.nbytes()}}};
+    offset += c.nbytes();
+    host.push_back(c);
+  }
+  std::string json = header.dump();
+  json.append((8 - json.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned
+  std::vector<uint8_t> out(8 + json.size() + offset);
+  uint64_t n = json.size();
+  std::memcpy(out.data(), &n, 8);
+  std::memcpy(out.data() + 8, json.data(), json.size());
+  uint8_t* data = out.data() + 8 + json.size();
+  for (const Tensor& c : host) {
+    if (c.nbytes()) std::memcpy(data, c.raw_data(), c.nbytes());
+    data += c.nbytes();
+  }
+  return out;
+}
+
+TensorMap safetensors_parse(const uint8_t* data, size_t size, Metadata* meta,
+                            const std::string& source) {
+  const std::string where = "load_safetensors(" + source + ")";
+  GB_CHECK(size >= 8, where, ": file is ", size,
+           " bytes, too short for the 8-byte header "
+           "length");
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, data, 8);
+  GB_CHECK(header_len <= size - 8, where, ": header length ", header_len,
+           " runs past the end of the file (", size, " bytes)");
+  GB_CHECK(header_len <= kMaxHeader, where, ": header length ", header_len,
+           " exceeds the 100 MB limit");
+  const char* hdr = reinterpret_cast<const char*>(data + 8);
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(hdr, hdr + header_len);
+  } catch (const std::exception& e) {
+    fail(str(where, ": header is not valid JSON (", e.what(), ")"));
+  }
+  GB_CHECK(header.is_object(), where, ": header must be a JSON object");
+  const uint64_t buffer_size = size - 8 - header_len;
+  const uint8_t* buffer = data + 8 + header_len;
+
+  std::vector<Entry> entries;
+  for (auto it = header.begin(); it != header.end(); ++it) {
+    const std::string& name = it.key();
+    const auto& v = it.value();
+    if (name == "__metadata__") {
+      GB_CHECK(v.is_object(), where, ": __metadata__ must be an object of strings");
+      for (auto m = v.begin(); m != v.end(); ++m) {
+        GB_CHECK(m.value().is_string(), where, ": __metadata__ value for '", m.key(),
+                 "' is not a string");
+        if (meta) (*meta)[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    GB_CHECK(
+        v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
+        where, ": tensor '", name, "' needs dtype, shape and data_offsets");
+    Entry e;
+    e.name = name;
+    GB_CHECK(v["dtype"].is_string() && parse_dtype(v["dtype"].get<std::string>(), e.dtype), where,
+             ": tensor '", name, "' has unknown or unsupported dtype ", v["dtype"].dump(),
+             " (supported: F32, F64, I64, U8, BOOL)");
+    GB_CHECK(v["shape"].is_array(), where, ": tensor '", name, "' shape is not an array");
+    uint64_t count = 1;
+    for (const auto& d : v["shape"]) {
+      GB_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0), where,
+               ": tensor '", name, "' has a bad shape ", v["shape"].dump());
+      uint64_t dim = d.get<uint64_t>();
+      GB_CHECK(dim == 0 || count <= std::numeric_limits<int64_t>::max() / 8 / dim, where,
+               ": tensor '", name, "' shape ", v["shape"].dump(), " is too large");
+      count *= dim;
+      e.shape.push_back(static_cast<int64_t>(dim));
+    }
+    const auto& off = v["data_offsets"];
+    GB_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() &&
+                 off[1].is_number_unsigned(),
+             where, ": tensor '", name, "' data_offsets must be two non-negative integers");
+    e.begin = off[0].get<uint64_t>();
+    e.end = off[1].get<uint64_t>();
+    GB_CHECK(e.begin <= e.end && e.end <= buffer_size, where, ": tensor '", name,
+             "' data_offsets [", e.begin, ", ", e.end, "] fall outside the ", buffer_size,
+             "-byte data section");
+    GB_CHECK(e.end - e.begin == count * dtype_size(e.dtype), where, ": tensor '", name, "' has ",
+             e.end - e.begin, " bytes but shape ", shape_str(e.shape), " of ", dtype_name(e.dtype),
+             " needs ", count * dtype_size(e.dtype));
+    entries.push_back(std::move(e));
+  }
+  // The data section must be covered exactly once: no overlaps, no gaps.
+  std::vector<const Entry*> order;
+  for (const Entry& e : entries) order.push_back(&e);
+  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t covered = 0;
+  for (const Entry* e : order) {
+    GB_CHECK(e->begin >= covered, where, ": tensor '", e->name, "' data [", e->begin, ", ", e->end,
+             "] overlaps the tensor before it");
+    GB_CHECK(e->begin == covered, where, ": gap in the data section before tensor '", e->name,
+             "' (bytes ", covered, " to ", e->begin, ")");
+    covered = e->end;
+  }
+  GB_CHECK(covered == buffer_size, where, ": data section is ", buffer_size,
+           " bytes but the tensors cover ", covered);
+
+  TensorMap out;
+  for (const Entry& e : entries) {
+    Tensor t = from_blob(buffer + e.begin, e.shape, e.dtype);
+    if (e.dtype == kBool) {  // any non-zero byte would be an invalid C++ bool
+      const uint8_t* raw = buffer + e.begin;
+      for (uint64_t i = 0; i < e.end - e.begin; ++i)
+        GB_CHECK(raw[i] <= 1, where, ": tensor '", e.name, "' holds a BOOL byte ", int(raw[i]),
+                 " that is neither 0 nor 1");
+    }
+    out.emplace(e.name, t);
+  }
+  return out;
+}
+
+void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& meta) {
+  std::vector<uint8_t> bytes = safetensors_serialize(tensors, meta);
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  GB_CHECK(fd >= 0, "save_safetensors: cannot create ", tmp, ": ", std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      fail(str("save_safetensors: write to ", tmp, " failed: ", std::strerror(err)));
+    }
+    done += static_cast<size_t>(w);
+  }
+  bool synced = ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!synced) {
+    ::unlink(tmp.c_str());
+    fail(str("save_safetensors: fsync of ", tmp, " failed: ", std::strerror(err)));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
+    ::unlink(tmp.c_str());
+    fail(str("save_safetensors: cannot rename ", tmp, " to ", path, ": ", std::strerror(err)));
+  }
+}
+
+TensorMap load_safetensors(const std::string& path, Metadata* meta) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  GB_CHECK(f.good(), "load_safetensors: cannot open ", path);
+  std::streamsize size = f.tellg();
+  GB_CHECK(size >= 0, "load_safetensors: cannot read the size of ", path);
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  f.seekg(0);
+  GB_CHECK(size == 0 || f.read(reinterpret_cast<char*>(bytes.data()), size),
+           "load_safetensors: "
+           "read of ",
+           path, " failed");
+  return safetensors_parse(bytes.data(), bytes.size(), meta, path);
+}
+
+}  // namespace glassbox

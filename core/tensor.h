@@ -1,0 +1,195 @@
+#pragma once
+// Tensor: a cheap-to-copy handle to a strided view of a Storage, plus autograd state.
+// Copying a Tensor shares the data (like torch::Tensor); use clone() for a deep copy.
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/shape.h"
+#include "core/storage.h"
+
+namespace glassbox {
+
+namespace autograd {
+struct Node;
+}
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape sizes;
+  Shape strides;       // in elements
+  int64_t offset = 0;  // in elements
+  DType dtype = DType::Float32;
+  // autograd: a leaf the user marked, or an op output with grad_fn set.
+  bool requires_grad = false;
+  std::shared_ptr<TensorImpl> grad;
+  std::shared_ptr<autograd::Node> grad_fn;
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // --- metadata ---
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  const Shape& sizes() const { return shape(); }
+  int64_t size(int64_t dim) const;
+  const Shape& strides() const;
+  int64_t stride(int64_t dim) const;
+  int64_t dim() const { return static_cast<int64_t>(shape().size()); }
+  int64_t numel() const;
+  int64_t offset() const;
+  DType dtype() const;
+  Device device() const;
+  bool is_contiguous() const;
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype()); }
+  std::string shape_str() const;
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  bool is_same(const Tensor& o) const { return impl_ == o.impl_; }
+
+  // --- raw data (CPU) ---
+  // Pointer to the first element of this view; throws on dtype or device mismatch.
+  template <class T>
+  T* data_ptr() const;
+  void* raw_data() const;  // any dtype, any device
+  template <class T>
+  T item() const;       // a one-element tensor's value, converted to T
+  double item() const;  // as double
+  template <class T>
+  std::vector<T> to_vector() const;  // elements in row-major order (any strides)
+
+  // --- autograd ---
+  bool requires_grad() const;
+  Tensor& requires_grad_(bool on = true);
+  bool is_leaf() const;
+  Tensor grad() const;  // undefined until a backward reaches this leaf
+  void set_grad(const Tensor& g);
+  void zero_grad();       // zeroes the gradient in place (keeps its memory)
+  Tensor detach() const;  // same data, no history
+  // Accumulates d(this)/d(leaf) into every leaf's grad(). A non-scalar needs `gradient`.
+  // Without retain_graph the tape entries this walked, and all they saved, are freed.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+  std::string grad_fn_name() const;  // "MulBackward", or "" for leaves
+
+  // --- views (no copy; differentiable) ---
+  Tensor view(const Shape& shape) const;
+  Tensor reshape(const Shape& shape) const;  // a view when strides allow, else a copy
+  Tensor permute(const std::vector<int64_t>& dims) const;
+  Tensor transpose(int64_t d0, int64_t d1) const;
+  Tensor t() const;  // 2-D transpose
+  Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
+  Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1) const;
+  Tensor select(int64_t dim, int64_t index) const;  // removes `dim`
+  Tensor unsqueeze(int64_t dim) const;
+  Tensor squeeze() const;
+  Tensor squeeze(int64_t dim) const;
+  Tensor expand(const Shape& shape) const;  // -1 keeps a size
+  Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
+  Tensor contiguous() const;  // itself when already contiguous
+
+  // --- copies and conversion ---
+  Tensor clone() const;
+  Tensor to(DType dtype) const;
+  Tensor to(Device device) const;
+  Tensor cpu() const { return to(kCPU); }
+
+  // --- in-place (not recorded on the tape; use under no_grad for parameters) ---
+  Tensor& fill_(double value);
+  Tensor& zero_() { return fill_(0.0); }
+  Tensor& copy_(const Tensor& src);  // broadcasts src, converts dtype
+  Tensor& add_(const Tensor& other, double alpha = 1.0);
+  Tensor& sub_(const Tensor& other, double alpha = 1.0) { return add_(other, -alpha); }
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double s);
+  Tensor& add_(double s);
+
+  // --- math (differentiable; same as the free functions) ---
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor pow(double exponent) const;
+  Tensor relu() const;
+  Tensor sigmoid() const;
+  Tensor tanh() const;
+  Tensor abs() const;
+  Tensor sum() const;
+  Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor max() const;
+  std::pair<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;  // values, indices
+  Tensor min() const;
+  std::pair<Tensor, Tensor> min(int64_t dim, bool keepdim = false) const;
+  Tensor argmax(int64_t dim, bool keepdim = false) const;
+  Tensor matmul(const Tensor& other) const;
+
+ private:
+  void check_defined(const char* op) const;
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+std::string to_string(const Tensor& t);
+
+// ---------------------------------------------------------------------------------------
+// Factories. `requires_grad` marks the result as a leaf that collects gradients.
+struct TensorOptions {
+  DType dtype = kFloat32;
+  Device device = kCPU;
+  bool requires_grad = false;
+  TensorOptions& set_dtype(DType d) {
+    dtype = d;
+    return *this;
+  }
+  TensorOptions& set_device(Device d) {
+    device = d;
+    return *this;
+  }
+  TensorOptions& set_requires_grad(bool r) {
+    requires_grad = r;
+    return *this;
+  }
+};
+inline TensorOptions dtype(DType d) { return TensorOptions().set_dtype(d); }
+
+Tensor empty(const Shape& shape, TensorOptions opts = {});
+Tensor zeros(const Shape& shape, TensorOptions opts = {});
+Tensor ones(const Shape& shape, TensorOptions opts = {});
+Tensor full(const Shape& shape, double value, TensorOptions opts = {});
+Tensor zeros_like(const Tensor& t);
+Tensor ones_like(const Tensor& t);
+Tensor empty_like(const Tensor& t);
+Tensor scalar_tensor(double value, TensorOptions opts = {});  // 0-d
+// [start, end) with step; float dtype unless opts says otherwise.
+Tensor arange(double start, double end, double step = 1.0, TensorOptions opts = {});
+Tensor arange(int64_t end, TensorOptions opts = dtype(kInt64));
+class Generator;
+Tensor rand(const Shape& shape, TensorOptions opts = {}, Generator* gen = nullptr);   // U[0,1)
+Tensor randn(const Shape& shape, TensorOptions opts = {}, Generator* gen = nullptr);  // N(0,1)
+Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions opts = {},
+               Generator* gen = nullptr);
+// Copies the values; shape defaults to 1-D.
+template <class T>
+Tensor from_vector(const std::vector<T>& values, Shape shape = {}, bool requires_grad = false);
+// Copies `shape`'s worth of T from a raw buffer.
+Tensor from_blob(const void* data, const Shape& shape, DType dtype);
+// Nested-literal convenience: tensor({1.f, 2.f}), tensor({{1., 2.}, {3., 4.}}).
+Tensor tensor(std::initializer_list<float> values);
+Tensor tensor(std::initializer_list<std::initializer_list<float>> rows);
+Tensor tensor(std::initializer_list<double> values);
+Tensor tensor(std::initializer_list<int64_t> values);
+
+// Numerically compares two tensors (same shape; any dtypes): |a-b| <= atol + rtol*|b|.
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
+bool equal(const Tensor& a, const Tensor& b);  // same shape and identical values
+
+}  // namespace glassbox
