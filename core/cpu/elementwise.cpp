@@ -1,6 +1,8 @@
 // Element-wise CPU kernels: copy/convert, fill, binary and unary math, comparisons.
 // Each op is a small functor; loop.h walks the operands and hands whole rows to it.
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <cstring>
 #include <type_traits>
 

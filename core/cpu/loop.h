@@ -83,12 +83,15 @@ void for_each_row(const Shape& shape, const std::array<Shape, N>& byte_strides,
 }
 
 // Byte strides of `strides` (elements) broadcast from `from` to `to` (0 where broadcast).
+// `from` may have extra leading dims when they are all size 1 (an in-place op or copy_ of a
+// [1,2,3] source into a [2,3] destination); they address nothing and are skipped.
 inline Shape broadcast_byte_strides(const Shape& from, const Shape& strides, const Shape& to,
                                     size_t elem_size) {
   Shape out(to.size(), 0);
-  size_t lead = to.size() - from.size();
-  for (size_t i = 0; i < from.size(); ++i)
-    out[lead + i] = from[i] == 1 ? 0 : strides[i] * static_cast<int64_t>(elem_size);
+  const size_t skip = from.size() > to.size() ? from.size() - to.size() : 0;
+  const size_t lead = to.size() - (from.size() - skip);
+  for (size_t i = skip; i < from.size(); ++i)
+    out[lead + i - skip] = from[i] == 1 ? 0 : strides[i] * static_cast<int64_t>(elem_size);
   return out;
 }
 
