@@ -24,6 +24,7 @@ void parallel_for(int64_t n, int64_t cost_per_item, F&& fn) {
     return;
   }
 #endif
+  (void)cost_per_item;
   fn(int64_t{0}, n);
 }
 

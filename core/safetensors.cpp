@@ -1,13 +1,14 @@
 #include "core/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -67,7 +68,12 @@ std::vector<uint8_t> safetensors_serialize(const TensorMap& tensors, const Metad
     offset += c.nbytes();
     host.push_back(c);
   }
-  std::string json = header.dump();
+  std::string json;
+  try {
+    json = header.dump();
+  } catch (const nlohmann::json::exception& e) {  // strings that are not valid UTF-8
+    fail(str("save_safetensors: tensor names and metadata must be valid UTF-8 (", e.what(), ")"));
+  }
   json.append((8 - json.size() % 8) % 8, ' ');  // pad so the data starts 8-byte aligned
   std::vector<uint8_t> out(8 + json.size() + offset);
   uint64_t n = json.size();
@@ -94,6 +100,9 @@ TensorMap safetensors_parse(const uint8_t* data, size_t size, Metadata* meta,
   GB_CHECK(header_len <= kMaxHeader, where, ": header length ", header_len,
            " exceeds the 100 MB limit");
   const char* hdr = reinterpret_cast<const char*>(data + 8);
+  // nlohmann's parser takes a NUL as the end of input and would silently ignore the rest.
+  GB_CHECK(std::memchr(hdr, '\0', header_len) == nullptr, where,
+           ": header is not valid JSON (it contains a NUL byte)");
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(hdr, hdr + header_len);
@@ -105,6 +114,7 @@ TensorMap safetensors_parse(const uint8_t* data, size_t size, Metadata* meta,
   const uint8_t* buffer = data + 8 + header_len;
 
   std::vector<Entry> entries;
+  Metadata file_meta;
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const auto& v = it.value();
@@ -113,7 +123,7 @@ TensorMap safetensors_parse(const uint8_t* data, size_t size, Metadata* meta,
       for (auto m = v.begin(); m != v.end(); ++m) {
         GB_CHECK(m.value().is_string(), where, ": __metadata__ value for '", m.key(),
                  "' is not a string");
-        if (meta) (*meta)[m.key()] = m.value().get<std::string>();
+        file_meta[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
@@ -126,25 +136,33 @@ TensorMap safetensors_parse(const uint8_t* data, size_t size, Metadata* meta,
              ": tensor '", name, "' has unknown or unsupported dtype ", v["dtype"].dump(),
              " (supported: F32, F64, I64, U8, BOOL)");
     GB_CHECK(v["shape"].is_array(), where, ": tensor '", name, "' shape is not an array");
-    uint64_t count = 1;
+    // `span` is the product of the non-zero dims: it bounds the element count and every
+    // stride, so it must stay representable even when a zero dim makes the tensor empty.
+    uint64_t span = 1;
+    bool has_zero = false;
     for (const auto& d : v["shape"]) {
       GB_CHECK(d.is_number_unsigned() || (d.is_number_integer() && d.get<int64_t>() >= 0), where,
                ": tensor '", name, "' has a bad shape ", v["shape"].dump());
       uint64_t dim = d.get<uint64_t>();
-      GB_CHECK(dim == 0 || count <= std::numeric_limits<int64_t>::max() / 8 / dim, where,
+      GB_CHECK(dim == 0 || span <= std::numeric_limits<int64_t>::max() / 8 / dim, where,
                ": tensor '", name, "' shape ", v["shape"].dump(), " is too large");
-      count *= dim;
+      if (dim == 0)
+        has_zero = true;
+      else
+        span *= dim;
       e.shape.push_back(static_cast<int64_t>(dim));
     }
+    const uint64_t count = has_zero ? 0 : span;
     const auto& off = v["data_offsets"];
     GB_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() &&
                  off[1].is_number_unsigned(),
              where, ": tensor '", name, "' data_offsets must be two non-negative integers");
     e.begin = off[0].get<uint64_t>();
     e.end = off[1].get<uint64_t>();
-    GB_CHECK(e.begin <= e.end && e.end <= buffer_size, where, ": tensor '", name,
-             "' data_offsets [", e.begin, ", ", e.end, "] fall outside the ", buffer_size,
-             "-byte data section");
+    GB_CHECK(e.begin <= e.end, where, ": tensor '", name, "' data_offsets [", e.begin, ", ", e.end,
+             "] have begin > end");
+    GB_CHECK(e.end <= buffer_size, where, ": tensor '", name, "' data_offsets [", e.begin, ", ",
+             e.end, "] fall outside the ", buffer_size, "-byte data section");
     GB_CHECK(e.end - e.begin == count * dtype_size(e.dtype), where, ": tensor '", name, "' has ",
              e.end - e.begin, " bytes but shape ", shape_str(e.shape), " of ", dtype_name(e.dtype),
              " needs ", count * dtype_size(e.dtype));
@@ -169,22 +187,26 @@ TensorMap safetensors_parse(const uint8_t* data, size_t size, Metadata* meta,
 
   TensorMap out;
   for (const Entry& e : entries) {
-    Tensor t = from_blob(buffer + e.begin, e.shape, e.dtype);
-    if (e.dtype == kBool) {  // any non-zero byte would be an invalid C++ bool
+    if (e.dtype == kBool) {  // a byte other than 0 or 1 would be an invalid C++ bool
       const uint8_t* raw = buffer + e.begin;
       for (uint64_t i = 0; i < e.end - e.begin; ++i)
         GB_CHECK(raw[i] <= 1, where, ": tensor '", e.name, "' holds a BOOL byte ", int(raw[i]),
                  " that is neither 0 nor 1");
     }
-    out.emplace(e.name, t);
+    out.emplace(e.name, from_blob(buffer + e.begin, e.shape, e.dtype));
   }
+  if (meta)
+    for (auto& [k, val] : file_meta) (*meta)[k] = std::move(val);
   return out;
 }
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& meta) {
   std::vector<uint8_t> bytes = safetensors_serialize(tensors, meta);
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  // unique per process and per call, so concurrent saves never share a temporary file
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp =
+      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   GB_CHECK(fd >= 0, "save_safetensors: cannot create ", tmp, ": ", std::strerror(errno));
   size_t done = 0;
   while (done < bytes.size()) {
@@ -210,19 +232,41 @@ void save_safetensors(const std::string& path, const TensorMap& tensors, const M
     ::unlink(tmp.c_str());
     fail(str("save_safetensors: cannot rename ", tmp, " to ", path, ": ", std::strerror(err)));
   }
+  // make the rename itself durable: fsync the folder that holds the new directory entry
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  if (dir.empty()) dir = "/";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
 
 TensorMap load_safetensors(const std::string& path, Metadata* meta) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  GB_CHECK(f.good(), "load_safetensors: cannot open ", path);
-  std::streamsize size = f.tellg();
-  GB_CHECK(size >= 0, "load_safetensors: cannot read the size of ", path);
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  f.seekg(0);
-  GB_CHECK(size == 0 || f.read(reinterpret_cast<char*>(bytes.data()), size),
-           "load_safetensors: "
-           "read of ",
-           path, " failed");
+  // Reads to the end rather than trusting a size up front: a directory, a pipe or a file that
+  // changes underneath us is then an Error instead of a huge allocation or a short read.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  GB_CHECK(fd >= 0, "load_safetensors: cannot open ", path, ": ", std::strerror(errno));
+  struct stat st {};
+  size_t expect = 0;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    expect = static_cast<size_t>(st.st_size);
+  std::vector<uint8_t> bytes(expect + 1);  // one spare byte sees the end without regrowing
+  size_t used = 0;
+  for (;;) {
+    if (used == bytes.size()) bytes.resize(std::max<size_t>(2 * bytes.size(), 1 << 16));
+    ssize_t r = ::read(fd, bytes.data() + used, bytes.size() - used);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      int err = errno;
+      ::close(fd);
+      fail(str("load_safetensors: read of ", path, " failed: ", std::strerror(err)));
+    }
+    if (r == 0) break;
+    used += static_cast<size_t>(r);
+  }
+  bytes.resize(used);
+  ::close(fd);
   return safetensors_parse(bytes.data(), bytes.size(), meta, path);
 }
 

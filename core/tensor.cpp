@@ -43,6 +43,7 @@ std::string Tensor::shape_str() const {
 }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to be out of place
   int64_t expected = 1;
   for (int64_t d = dim() - 1; d >= 0; --d) {
     if (impl_->sizes[d] == 1) continue;

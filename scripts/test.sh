@@ -14,6 +14,13 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$jobs"
 ctest --test-dir build/release --output-on-failure -j"$jobs"
 
+echo "== install, then build a program against the installed package =="
+rm -rf build/prefix build/consumer
+cmake --install build/release --prefix build/prefix >/dev/null
+cmake -S tests/consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/prefix" >/dev/null
+cmake --build build/consumer -j"$jobs" >/dev/null
+./build/consumer/consumer
+
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_SANITIZE=ON \
   -DGLASSBOX_CUDA=OFF -DGLASSBOX_NATIVE=OFF -DGLASSBOX_EXAMPLES=OFF -DGLASSBOX_BENCH=OFF >/dev/null
