@@ -244,6 +244,8 @@ Tensor Tensor::expand(const Shape& shape) const {
       continue;
     }
     int64_t have = size(i - lead), want = shape[i] == -1 ? have : shape[i];
+    GB_CHECK(want >= 0, "expand: invalid size ", shape[i], " in target ",
+             glassbox::shape_str(shape), " (input ", shape_str(), ")");
     GB_CHECK(have == want || have == 1, "expand: cannot expand input ", shape_str(), " to ",
              glassbox::shape_str(shape), " (dim ", i, ": ", have, " -> ", want, ")");
     sz[i] = want;

@@ -87,7 +87,8 @@ T wrap_int(T a, T b, F f) {
 }
 
 template <class T>
-void binary_typed(Binary op, const Tensor& out, const Tensor& a, const Tensor& b) {
+void binary_typed(Binary op, const Tensor& out, const Tensor& a, const Tensor& b,
+                  const char* name) {
   if constexpr (std::is_integral_v<T>) {
     switch (op) {
       case Binary::Add:
@@ -122,8 +123,34 @@ void binary_typed(Binary op, const Tensor& out, const Tensor& a, const Tensor& b
         return zip_rows<T, T>(out, a, b, [](T x, T y) { return (x != x || x < y) ? x : y; });
     }
   }
-  fail(str("binary op: not supported for dtype ", dtype_name(out.dtype()),
-           " (division and pow need a floating-point tensor)"));
+  fail(str(name, ": not supported for dtype ", dtype_name(out.dtype()), " (a ", a.shape_str(),
+           ", b ", b.shape_str(), "); division and pow need a floating-point tensor"));
+}
+
+const char* unary_name(Unary op) {
+  switch (op) {
+    case Unary::Neg:
+      return "neg";
+    case Unary::Exp:
+      return "exp";
+    case Unary::Log:
+      return "log";
+    case Unary::Sqrt:
+      return "sqrt";
+    case Unary::Relu:
+      return "relu";
+    case Unary::Sigmoid:
+      return "sigmoid";
+    case Unary::Tanh:
+      return "tanh";
+    case Unary::Abs:
+      return "abs";
+    case Unary::PowScalar:
+      return "pow";
+    case Unary::Sign:
+      return "sign";
+  }
+  return "unary op";
 }
 
 void check_binary(const Tensor& a, const Tensor& b, const char* name) {
@@ -154,16 +181,27 @@ void copy(const Tensor& dst, const Tensor& src) {
 }
 
 void fill(const Tensor& dst, double value) {
+  // write-only: dst is usually fresh, uninitialised memory (an invalid bool, say), so it must
+  // not be read as the input of a map
   GB_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
     const scalar_t v = convert<scalar_t, double>(value);
-    map_rows<scalar_t, scalar_t>(dst, dst, [v](scalar_t) { return v; });
+    for_each_row<1>(dst.shape(), {byte_strides(dst)}, {base_ptr(dst)},
+                    [v](const std::array<char*, 1>& p, const std::array<int64_t, 1>& s, int64_t n) {
+                      scalar_t* o = reinterpret_cast<scalar_t*>(p[0]);
+                      const int64_t so = s[0] / int64_t(sizeof(scalar_t));
+                      if (so == 1) {
+                        for (int64_t i = 0; i < n; ++i) o[i] = v;
+                      } else {
+                        for (int64_t i = 0; i < n; ++i) o[i * so] = v;
+                      }
+                    });
   });
 }
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* name) {
   check_binary(a, b, name);
   Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), name), dtype(a.dtype()));
-  GB_DISPATCH_NUMERIC(a.dtype(), name, [&] { binary_typed<scalar_t>(op, out, a, b); });
+  GB_DISPATCH_NUMERIC(a.dtype(), name, [&] { binary_typed<scalar_t>(op, out, a, b, name); });
   return out;
 }
 
@@ -171,7 +209,7 @@ void binary_(Binary op, const Tensor& dst, const Tensor& src, const char* name) 
   check_binary(dst, src, name);
   GB_CHECK(numel_of(broadcast_shapes(src.shape(), dst.shape(), name)) == dst.numel(), name,
            ": in-place source ", src.shape_str(), " does not broadcast to ", dst.shape_str());
-  GB_DISPATCH_NUMERIC(dst.dtype(), name, [&] { binary_typed<scalar_t>(op, dst, dst, src); });
+  GB_DISPATCH_NUMERIC(dst.dtype(), name, [&] { binary_typed<scalar_t>(op, dst, dst, src, name); });
 }
 
 void axpy_(const Tensor& dst, const Tensor& src, double alpha) {
@@ -199,7 +237,9 @@ Tensor unary(Unary op, const Tensor& a, double param) {
       return out;
     }
   }
-  GB_DISPATCH_FLOAT(a.dtype(), "unary op", [&] {
+  GB_CHECK(is_floating(a.dtype()), unary_name(op), ": expected a floating-point tensor, got ",
+           dtype_name(a.dtype()), " ", a.shape_str());
+  GB_DISPATCH_FLOAT(a.dtype(), unary_name(op), [&] {
     using T = scalar_t;
     const T p = static_cast<T>(param);
     switch (op) {

@@ -57,6 +57,17 @@ void for_each_row(const Shape& shape, const std::array<Shape, N>& byte_strides,
   int64_t rows = 1;
   for (int64_t d = 0; d < nd - 1; ++d) rows *= p.sizes[d];
 
+  if (rows == 1) {
+    // one flat run (every contiguous op coalesces to this): split the row itself, or a
+    // large contiguous op would never use more than one thread
+    parallel_for(inner, 1, [&](int64_t begin, int64_t end) {
+      std::array<char*, N> ptr;
+      for (size_t k = 0; k < N; ++k) ptr[k] = base[k] + begin * inner_stride[k];
+      row(ptr, inner_stride, end - begin);
+    });
+    return;
+  }
+
   parallel_for(rows, inner, [&](int64_t begin, int64_t end) {
     // multi-index of the first row of this chunk, then increment like an odometer
     std::vector<int64_t> idx(nd > 1 ? nd - 1 : 1, 0);

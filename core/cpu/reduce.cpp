@@ -55,6 +55,7 @@ void walk_reduced(const T* base, const ReducePlan& p, F&& f) {
     f(base[0], 0);
     return;
   }
+  if (p.reduced_count == 0) return;  // a size-0 outer dim: the first row does not exist
   const int64_t inner = p.red_sizes[nd - 1], inner_stride = p.red_strides[nd - 1];
   std::vector<int64_t> idx(nd, 0);
   const T* row = base;
@@ -76,6 +77,15 @@ void walk_reduced(const T* base, const ReducePlan& p, F&& f) {
 template <class T>
 using acc_t = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
+// s + v; integer sums wrap on overflow (two's complement, like PyTorch) instead of being UB.
+template <class Acc>
+Acc acc_add(Acc s, Acc v) {
+  if constexpr (std::is_integral_v<Acc>)
+    return static_cast<Acc>(static_cast<uint64_t>(s) + static_cast<uint64_t>(v));
+  else
+    return s + v;
+}
+
 }  // namespace
 
 Tensor reduce(Reduce op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
@@ -95,25 +105,29 @@ Tensor reduce(Reduce op, const Tensor& a, const std::vector<int64_t>& dims, bool
       using Out = std::conditional_t<std::is_floating_point_v<T>, T, int64_t>;
       Out* dst = out.data_ptr<Out>();
       if (outputs == 1 && a.is_contiguous() && p.reduced_count > kParallelGrain) {
-        // whole-tensor sum: split the flat buffer across threads, then add the partials
+        // whole-tensor sum: split the flat buffer into fixed-size chunks summed in parallel,
+        // then add the partials in order. The chunking must not depend on the thread count,
+        // or set_num_threads would change the rounding of the result.
         const int64_t n = p.reduced_count;
-        const int64_t chunks = std::max(1, get_num_threads());
+        const int64_t chunks = (n + kParallelGrain - 1) / kParallelGrain;
         std::vector<Acc> partial(chunks, Acc(0));
         parallel_for(chunks, n / chunks, [&](int64_t b, int64_t e) {
           for (int64_t c = b; c < e; ++c) {
             Acc s = 0;
-            for (int64_t i = n * c / chunks; i < n * (c + 1) / chunks; ++i) s += Acc(src[i]);
+            for (int64_t i = n * c / chunks; i < n * (c + 1) / chunks; ++i)
+              s = acc_add(s, Acc(src[i]));
             partial[c] = s;
           }
         });
-        dst[0] = static_cast<Out>(std::accumulate(partial.begin(), partial.end(), Acc(0)));
+        dst[0] =
+            static_cast<Out>(std::accumulate(partial.begin(), partial.end(), Acc(0), acc_add<Acc>));
         return;
       }
       parallel_for(outputs, p.reduced_count, [&](int64_t b, int64_t e) {
         for (int64_t o = b; o < e; ++o) {
           Acc s = 0;
           walk_reduced(src + offset_of(o, p.kept_sizes, p.kept_strides), p,
-                       [&](T v, int64_t) { s += Acc(v); });
+                       [&](T v, int64_t) { s = acc_add(s, Acc(v)); });
           dst[o] = static_cast<Out>(s);
         }
       });
