@@ -11,7 +11,14 @@
 namespace glassbox {
 
 Tensor empty(const Shape& shape, TensorOptions opts) {
-  for (int64_t d : shape) GB_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    GB_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
+    // keep numel * element size far from int64 overflow in every later index computation
+    GB_CHECK(d == 0 || count <= (int64_t{1} << 56) / d, "empty: shape ", shape_str(shape),
+             " has too many elements");
+    count *= d;
+  }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(opts.dtype), opts.device);
   impl->sizes = shape;
@@ -133,6 +140,9 @@ Tensor tensor(std::initializer_list<double> values) {
 }
 Tensor tensor(std::initializer_list<int64_t> values) {
   return from_vector(std::vector<int64_t>(values));
+}
+Tensor tensor(std::initializer_list<int> values) {
+  return from_vector(std::vector<int64_t>(values.begin(), values.end()));
 }
 Tensor tensor(std::initializer_list<std::initializer_list<float>> rows) {
   std::vector<float> flat;

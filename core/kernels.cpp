@@ -62,8 +62,34 @@ void axpy_(const Tensor& dst, const Tensor& src, double alpha) {
   on_cpu("add_", {&dst, &src});
   cpu::axpy_(dst, src, alpha);
 }
+const char* unary_name(Unary op) {
+  switch (op) {
+    case Unary::Neg:
+      return "neg";
+    case Unary::Exp:
+      return "exp";
+    case Unary::Log:
+      return "log";
+    case Unary::Sqrt:
+      return "sqrt";
+    case Unary::Relu:
+      return "relu";
+    case Unary::Sigmoid:
+      return "sigmoid";
+    case Unary::Tanh:
+      return "tanh";
+    case Unary::Abs:
+      return "abs";
+    case Unary::PowScalar:
+      return "pow";
+    case Unary::Sign:
+      return "sign";
+  }
+  return "unary op";
+}
+
 Tensor unary(Unary op, const Tensor& a, double param) {
-  on_cpu("unary op", {&a});
+  on_cpu(unary_name(op), {&a});
   return cpu::unary(op, a, param);
 }
 Tensor compare(Compare op, const Tensor& a, const Tensor& b, const char* name) {

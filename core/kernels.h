@@ -24,6 +24,7 @@ void binary_(Binary op, const Tensor& dst, const Tensor& src, const char* name);
 // dst += alpha * src (src broadcast to dst), in place.
 void axpy_(const Tensor& dst, const Tensor& src, double alpha);
 Tensor unary(Unary op, const Tensor& a, double param = 0.0);
+const char* unary_name(Unary op);  // "exp", ... for error messages
 Tensor compare(Compare op, const Tensor& a, const Tensor& b, const char* name);
 // Sum/max/min over `dims` (already wrapped, unique); keepdim keeps size-1 dims.
 Tensor reduce(Reduce op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim);

@@ -49,4 +49,12 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   return dim < 0 ? dim + n : dim;
 }
 
+int64_t wrap_dim(int64_t dim, const Shape& shape, const char* op) {
+  const int64_t ndim = static_cast<int64_t>(shape.size());
+  const int64_t n = ndim == 0 ? 1 : ndim;
+  GB_CHECK(dim >= -n && dim < n, op, ": dim ", dim, " out of range for a tensor of shape ",
+           shape_str(shape), " (valid: ", -n, " to ", n - 1, ")");
+  return dim < 0 ? dim + n : dim;
+}
+
 }  // namespace glassbox

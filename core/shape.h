@@ -16,5 +16,7 @@ std::string shape_str(const Shape& s);  // "[8,3,28,28]"
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 // Maps a possibly negative dim into [0, ndim); throws naming `op` if out of range.
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
+// Same, naming the tensor's shape in the error.
+int64_t wrap_dim(int64_t dim, const Shape& shape, const char* op);
 
 }  // namespace glassbox

@@ -23,8 +23,8 @@ const Shape& Tensor::strides() const {
   check_defined("strides");
   return impl_->strides;
 }
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
+int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, shape(), "size")]; }
+int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, shape(), "stride")]; }
 int64_t Tensor::numel() const { return numel_of(shape()); }
 int64_t Tensor::offset() const {
   check_defined("offset");
@@ -73,7 +73,7 @@ T Tensor::item() const {
   check_defined("item");
   GB_CHECK(numel() == 1, "item: tensor has ", numel(), " elements (shape ", shape_str(),
            "), item() needs exactly one");
-  Tensor c = cpu().to(dtype_of<T>::value);
+  Tensor c = detach().cpu().to(dtype_of<T>::value);
   return *c.data_ptr<T>();
 }
 double Tensor::item() const { return item<double>(); }
@@ -81,7 +81,7 @@ double Tensor::item() const { return item<double>(); }
 template <class T>
 std::vector<T> Tensor::to_vector() const {
   check_defined("to_vector");
-  Tensor c = cpu().to(dtype_of<T>::value).contiguous();
+  Tensor c = detach().cpu().to(dtype_of<T>::value).contiguous();
   const T* p = c.data_ptr<T>();
   return std::vector<T>(p, p + c.numel());
 }
@@ -208,22 +208,34 @@ Tensor& Tensor::fill_(double value) {
   kernels::fill(*this, value);
   return *this;
 }
+// A source that shares memory with the destination (x.copy_(x.t())) would be read while it
+// is being overwritten; read it from a private copy instead.
+static Tensor unaliased(const Tensor& dst, const Tensor& src) {
+  if (src.impl()->storage != dst.impl()->storage) return src;
+  bool same_view =
+      src.offset() == dst.offset() && src.strides() == dst.strides() && src.shape() == dst.shape();
+  return same_view ? src : src.detach().clone();
+}
+
 Tensor& Tensor::copy_(const Tensor& src) {
   check_writable(*this, "copy_");
-  kernels::copy(*this, src);
+  GB_CHECK(src.defined(), "copy_: source is undefined");
+  kernels::copy(*this, unaliased(*this, src));
   return *this;
 }
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_writable(*this, "add_");
+  GB_CHECK(other.defined(), "add_: other is undefined");
   if (alpha == 1.0)
-    kernels::binary_(kernels::Binary::Add, *this, other, "add_");
+    kernels::binary_(kernels::Binary::Add, *this, unaliased(*this, other), "add_");
   else
-    kernels::axpy_(*this, other, alpha);
+    kernels::axpy_(*this, unaliased(*this, other), alpha);
   return *this;
 }
 Tensor& Tensor::mul_(const Tensor& other) {
   check_writable(*this, "mul_");
-  kernels::binary_(kernels::Binary::Mul, *this, other, "mul_");
+  GB_CHECK(other.defined(), "mul_: other is undefined");
+  kernels::binary_(kernels::Binary::Mul, *this, unaliased(*this, other), "mul_");
   return *this;
 }
 Tensor& Tensor::mul_(double s) { return mul_(scalar_like(*this, s)); }

@@ -180,6 +180,8 @@ Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions opts = {}
 // Copies the values; shape defaults to 1-D.
 template <class T>
 Tensor from_vector(const std::vector<T>& values, Shape shape = {}, bool requires_grad = false);
+template <>
+Tensor from_vector<bool>(const std::vector<bool>& values, Shape shape, bool requires_grad);
 // Copies `shape`'s worth of T from a raw buffer.
 Tensor from_blob(const void* data, const Shape& shape, DType dtype);
 // Nested-literal convenience: tensor({1.f, 2.f}), tensor({{1., 2.}, {3., 4.}}).
@@ -187,6 +189,7 @@ Tensor tensor(std::initializer_list<float> values);
 Tensor tensor(std::initializer_list<std::initializer_list<float>> rows);
 Tensor tensor(std::initializer_list<double> values);
 Tensor tensor(std::initializer_list<int64_t> values);
+Tensor tensor(std::initializer_list<int> values);  // int64, like torch.tensor([1, 2])
 
 // Numerically compares two tensors (same shape; any dtypes): |a-b| <= atol + rtol*|b|.
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);

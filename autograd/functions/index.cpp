@@ -12,7 +12,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   GB_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
   const Tensor& first = tensors[0];
   GB_CHECK(first.defined() && first.dim() > 0, "cat: zero-dimensional tensors cannot be joined");
-  dim = wrap_dim(dim, first.dim(), "cat");
+  dim = wrap_dim(dim, first.shape(), "cat");
   Shape out_shape = first.shape();
   out_shape[dim] = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -71,7 +71,7 @@ static void check_index(const char* op, const Tensor& a, const Tensor& index) {
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   check_index("index_select", a, index);
   GB_CHECK(index.dim() <= 1, "index_select: index must be 1-D, got ", index.shape_str());
-  dim = wrap_dim(dim, a.dim(), "index_select");
+  dim = wrap_dim(dim, a.shape(), "index_select");
   Tensor idx = index.reshape({-1});
   Tensor out = kernels::index_select(a, dim, idx);
   if (needs_grad({a}))
@@ -85,7 +85,7 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
 
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
   check_index("gather", a, index);
-  dim = wrap_dim(dim, a.dim(), "gather");
+  dim = wrap_dim(dim, a.shape(), "gather");
   GB_CHECK(index.dim() == a.dim(), "gather: index has ", index.dim(), " dims but input has ",
            a.dim(), " (input ", a.shape_str(), ", index ", index.shape_str(), ")");
   for (int64_t d = 0; d < a.dim(); ++d)

@@ -20,7 +20,7 @@ std::vector<int64_t> normalize_dims(const Tensor& a, std::vector<int64_t> dims, 
     for (int64_t d = 0; d < a.dim(); ++d) dims.push_back(d);
     return dims;
   }
-  for (auto& d : dims) d = wrap_dim(d, a.dim(), op);
+  for (auto& d : dims) d = wrap_dim(d, a.shape(), op);
   std::vector<int64_t> sorted = dims;
   std::sort(sorted.begin(), sorted.end());
   GB_CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end(), op,
@@ -82,7 +82,7 @@ Tensor min(const Tensor& a) { return full_extremum(a, false); }
 static std::pair<Tensor, Tensor> dim_extremum(const Tensor& a, int64_t dim, bool keepdim,
                                               bool is_max) {
   const char* name = is_max ? "max" : "min";
-  dim = wrap_dim(dim, a.dim(), name);
+  dim = wrap_dim(dim, a.shape(), name);
   if (a.dim() == 0) return {a.clone(), zeros({}, dtype(kInt64))};
   auto [values, indices] =
       kernels::reduce_with_index(is_max ? Reduce::Max : Reduce::Min, a, dim, keepdim);

@@ -104,7 +104,7 @@ Tensor Tensor::reshape(const Shape& shape) const {
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
   check_defined("flatten");
   if (dim() == 0) return reshape({1});
-  int64_t s = wrap_dim(start_dim, dim(), "flatten"), e = wrap_dim(end_dim, dim(), "flatten");
+  int64_t s = wrap_dim(start_dim, shape(), "flatten"), e = wrap_dim(end_dim, shape(), "flatten");
   GB_CHECK(s <= e, "flatten: start_dim ", start_dim, " comes after end_dim ", end_dim, " (input ",
            shape_str(), ")");
   Shape target(sizes().begin(), sizes().begin() + s);
@@ -122,7 +122,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
   Shape sz(dim()), st(dim());
   std::vector<int64_t> inverse(dim(), -1);
   for (int64_t i = 0; i < dim(); ++i) {
-    int64_t d = wrap_dim(dims[i], dim(), "permute");
+    int64_t d = wrap_dim(dims[i], shape(), "permute");
     GB_CHECK(inverse[d] < 0, "permute: dim ", d, " repeated (input ", shape_str(), ")");
     inverse[d] = i;
     sz[i] = size(d);
@@ -140,7 +140,7 @@ Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   if (dim() == 0) return *this;
   std::vector<int64_t> order(dim());
   for (int64_t i = 0; i < dim(); ++i) order[i] = i;
-  std::swap(order[wrap_dim(d0, dim(), "transpose")], order[wrap_dim(d1, dim(), "transpose")]);
+  std::swap(order[wrap_dim(d0, shape(), "transpose")], order[wrap_dim(d1, shape(), "transpose")]);
   return permute(order);
 }
 
@@ -154,7 +154,7 @@ Tensor Tensor::t() const {
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
   check_defined("slice");
   GB_CHECK(dim() > 0, "slice: cannot slice a 0-d tensor");
-  d = wrap_dim(d, dim(), "slice");
+  d = wrap_dim(d, shape(), "slice");
   GB_CHECK(step > 0, "slice: step must be positive, got ", step);
   const int64_t n = size(d);
   if (start < 0) start += n;
@@ -177,7 +177,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
   check_defined("narrow");
   GB_CHECK(dim() > 0, "narrow: cannot narrow a 0-d tensor");
-  d = wrap_dim(d, dim(), "narrow");
+  d = wrap_dim(d, shape(), "narrow");
   if (start < 0) start += size(d);
   GB_CHECK(start >= 0 && length >= 0 && start + length <= size(d), "narrow: start ", start,
            " + length ", length, " exceeds dim ", d, " of size ", size(d), " (input ", shape_str(),
@@ -188,7 +188,7 @@ Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
 Tensor Tensor::select(int64_t d, int64_t index) const {
   check_defined("select");
   GB_CHECK(dim() > 0, "select: cannot select from a 0-d tensor");
-  d = wrap_dim(d, dim(), "select");
+  d = wrap_dim(d, shape(), "select");
   GB_CHECK(index >= -size(d) && index < size(d), "select: index ", index, " out of range for dim ",
            d, " of size ", size(d), " (input ", shape_str(), ")");
   if (index < 0) index += size(d);
@@ -220,7 +220,7 @@ Tensor Tensor::squeeze() const {
 Tensor Tensor::squeeze(int64_t d) const {
   check_defined("squeeze");
   if (dim() == 0) return *this;
-  d = wrap_dim(d, dim(), "squeeze");
+  d = wrap_dim(d, shape(), "squeeze");
   if (size(d) != 1) return *this;
   Shape sz = sizes(), st = strides();
   sz.erase(sz.begin() + d);

@@ -127,32 +127,6 @@ void binary_typed(Binary op, const Tensor& out, const Tensor& a, const Tensor& b
            ", b ", b.shape_str(), "); division and pow need a floating-point tensor"));
 }
 
-const char* unary_name(Unary op) {
-  switch (op) {
-    case Unary::Neg:
-      return "neg";
-    case Unary::Exp:
-      return "exp";
-    case Unary::Log:
-      return "log";
-    case Unary::Sqrt:
-      return "sqrt";
-    case Unary::Relu:
-      return "relu";
-    case Unary::Sigmoid:
-      return "sigmoid";
-    case Unary::Tanh:
-      return "tanh";
-    case Unary::Abs:
-      return "abs";
-    case Unary::PowScalar:
-      return "pow";
-    case Unary::Sign:
-      return "sign";
-  }
-  return "unary op";
-}
-
 void check_binary(const Tensor& a, const Tensor& b, const char* name) {
   GB_CHECK(a.dtype() == b.dtype(), name, ": dtype mismatch ", dtype_name(a.dtype()), " vs ",
            dtype_name(b.dtype()), " (a ", a.shape_str(), ", b ", b.shape_str(),
@@ -237,9 +211,9 @@ Tensor unary(Unary op, const Tensor& a, double param) {
       return out;
     }
   }
-  GB_CHECK(is_floating(a.dtype()), unary_name(op), ": expected a floating-point tensor, got ",
-           dtype_name(a.dtype()), " ", a.shape_str());
-  GB_DISPATCH_FLOAT(a.dtype(), unary_name(op), [&] {
+  GB_CHECK(is_floating(a.dtype()), kernels::unary_name(op),
+           ": expected a floating-point tensor, got ", dtype_name(a.dtype()), " ", a.shape_str());
+  GB_DISPATCH_FLOAT(a.dtype(), kernels::unary_name(op), [&] {
     using T = scalar_t;
     const T p = static_cast<T>(param);
     switch (op) {
