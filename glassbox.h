@@ -12,3 +12,5 @@
 #include "core/safetensors.h"
 #include "core/tensor.h"
 #include "cuda/runtime.h"
+#include "nn/nn.h"
+#include "optim/optim.h"

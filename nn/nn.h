@@ -1,0 +1,3 @@
+#pragma once
+// The nn namespace: modules (layers) and their functional forms.
+#include "nn/functional.h"

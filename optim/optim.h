@@ -1,0 +1,2 @@
+#pragma once
+// Optimizers and learning-rate schedulers.
