@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages glassbox builds and tests with. Skips apt when all are present.
 set -euo pipefail
-packages=(cmake g++ make libeigen3-dev doctest-dev nlohmann-json3-dev zlib1g-dev clang-format)
+packages=(cmake g++ make pkg-config libeigen3-dev doctest-dev nlohmann-json3-dev zlib1g-dev libstb-dev clang-format)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,102 @@
+// Device dispatch for the convolution kernels (same pattern as core/kernels.cpp): operands
+// must share a device; CPU goes to core/cpu/conv_*.cpp, a GPU operand gets an error naming
+// the op until CUDA kernels exist. Shapes and dtypes were checked by the caller
+// (autograd/functions/conv.cpp); this layer re-checks the cheap invariants it relies on.
+#include "core/kernels_conv.h"
+
+#include <initializer_list>
+
+#include "core/cpu/conv_cpu.h"
+
+namespace glassbox::kernels {
+namespace {
+
+void on_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = *ts.begin();
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;
+    GB_CHECK(t->device() == first->device(), op, ": tensors are on different devices (",
+             first->device().str(), " and ", t->device().str(), ", shapes ", first->shape_str(),
+             " and ", t->shape_str(), ")");
+  }
+  GB_CHECK(first->device().is_cpu(), op, ": not implemented on ", first->device().str(),
+           " yet; move the tensors with .cpu()");
+}
+
+void expect(const char* op, const char* what, const Tensor& t, const Shape& shape, DType dt) {
+  GB_CHECK(t.shape() == shape, op, ": internal error: ", what, " has shape ", t.shape_str(),
+           ", expected ", shape_str(shape));
+  GB_CHECK(t.dtype() == dt, op, ": internal error: ", what, " is ", dtype_name(t.dtype()),
+           ", expected ", dtype_name(dt));
+}
+
+Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.contiguous() : t; }
+
+}  // namespace
+
+const char* conv_kernel_name(ConvKernel k) {
+  switch (k) {
+    case ConvKernel::Direct:
+      return "direct";
+    case ConvKernel::ShiftGemm:
+      return "shiftgemm";
+    case ConvKernel::Im2col:
+      return "im2col";
+  }
+  return "?";
+}
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeometry& g,
+                      ConvKernel k, const char* op) {
+  on_cpu(op, {&x, &w, &b});
+  expect(op, "input", x, g.input_shape(), x.dtype());
+  expect(op, "weight", w, g.weight_shape(), x.dtype());
+  if (b.defined()) expect(op, "bias", b, {g.out_channels}, x.dtype());
+  Tensor xc = x.contiguous(), wc = w.contiguous(), bc = contiguous_or_undefined(b);
+  switch (k) {
+    case ConvKernel::Direct:
+      return cpu::conv2d_forward_direct(xc, wc, bc, g);
+    case ConvKernel::ShiftGemm:
+      return cpu::conv2d_forward_shiftgemm(xc, wc, bc, g);
+    case ConvKernel::Im2col:
+      return cpu::conv2d_forward_im2col(xc, wc, bc, g);
+  }
+  fail(str(op, ": unknown convolution algorithm"));
+}
+
+Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b,
+                         const ConvGeometry& g, ConvKernel k, const char* op) {
+  on_cpu(op, {&dy, &w, &b});
+  expect(op, "output gradient", dy, g.output_shape(), dy.dtype());
+  expect(op, "weight", w, g.weight_shape(), dy.dtype());
+  if (b.defined()) expect(op, "bias", b, {g.in_channels}, dy.dtype());
+  Tensor dyc = dy.contiguous(), wc = w.contiguous(), bc = contiguous_or_undefined(b);
+  switch (k) {
+    case ConvKernel::Direct:
+      return cpu::conv2d_grad_input_direct(dyc, wc, bc, g);
+    case ConvKernel::ShiftGemm:
+      return cpu::conv2d_grad_input_shiftgemm(dyc, wc, bc, g);
+    case ConvKernel::Im2col:
+      return cpu::conv2d_grad_input_im2col(dyc, wc, bc, g);
+  }
+  fail(str(op, ": unknown convolution algorithm"));
+}
+
+Tensor conv2d_grad_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g, ConvKernel k,
+                          const char* op) {
+  on_cpu(op, {&x, &dy});
+  expect(op, "input", x, g.input_shape(), x.dtype());
+  expect(op, "output gradient", dy, g.output_shape(), x.dtype());
+  Tensor xc = x.contiguous(), dyc = dy.contiguous();
+  switch (k) {
+    case ConvKernel::Direct:
+      return cpu::conv2d_grad_weight_direct(xc, dyc, g);
+    case ConvKernel::ShiftGemm:
+      return cpu::conv2d_grad_weight_shiftgemm(xc, dyc, g);
+    case ConvKernel::Im2col:
+      return cpu::conv2d_grad_weight_im2col(xc, dyc, g);
+  }
+  fail(str(op, ": unknown convolution algorithm"));
+}
+
+}  // namespace glassbox::kernels

@@ -1,0 +1,64 @@
+#pragma once
+// Device dispatch for the layer kernels behind nn::functional (pooling, softmax, NLL,
+// batch norm). Like core/kernels.h: nothing here records autograd history, shapes are
+// already validated by the caller (autograd/functions/nn.cpp), and a GPU operand gets an
+// error naming the op until the CUDA bodies land.
+#include <array>
+#include <cstdint>
+#include <tuple>
+#include <utility>
+
+#include "core/tensor.h"
+
+namespace glassbox::kernels {
+
+// 2-D pooling over NCHW (any leading dims are folded into the plane count).
+struct Pool2d {
+  std::array<int64_t, 2> kernel{1, 1};
+  std::array<int64_t, 2> stride{1, 1};
+  std::array<int64_t, 2> padding{0, 0};
+  std::array<int64_t, 2> dilation{1, 1};
+  bool count_include_pad = true;     // avg only
+  std::array<int64_t, 2> out{0, 0};  // output height and width, computed by the caller
+};
+
+// input [P, H, W] contiguous -> values [P, oH, oW] and int64 argmax (h * W + w within the
+// plane, the first maximum on ties; -1 when a window holds no element of the input).
+std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2d& p);
+// grad_out [P, oH, oW] (any strides) -> grad_in [P, H, W]: each gradient goes to its argmax.
+Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Shape& input_shape);
+Tensor avg_pool2d(const Tensor& input, const Pool2d& p);
+Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, const Pool2d& p);
+
+// Softmax (log_softmax when `log`) over `dim` of a tensor of any strides.
+Tensor softmax(const Tensor& input, int64_t dim, bool log);
+// Given out = softmax(x) (or log_softmax(x)) and d loss/d out, returns d loss/d x.
+Tensor softmax_backward(const Tensor& grad_out, const Tensor& out, int64_t dim, bool log);
+
+// log_probs [N, C, S] (any strides), target int64 [N, S]. Returns the per-element loss
+// -log_probs[n, target, s] ([N, S], 0 where target == ignore_index) and the number of
+// targets that are not ignored. The caller has checked the target range.
+std::pair<Tensor, int64_t> nll_loss(const Tensor& log_probs, const Tensor& target,
+                                    int64_t ignore_index);
+// grad [N, S] -> grad_in [N, C, S] with -grad at each target (0 where ignored).
+Tensor nll_loss_backward(const Tensor& grad, const Tensor& target, int64_t num_classes,
+                         int64_t ignore_index);
+// The first target value outside [0, C) that is not ignore_index, if any: {found, value}.
+std::pair<bool, int64_t> nll_find_bad_target(const Tensor& target, int64_t num_classes,
+                                             int64_t ignore_index);
+
+// Batch norm over input [N, C, S]. Per-channel batch mean and biased variance (float64 math,
+// returned in the input's dtype).
+std::pair<Tensor, Tensor> batch_norm_stats(const Tensor& input);
+// out = (x - mean[c]) * invstd[c] * weight[c] + bias[c]; weight/bias may be undefined.
+Tensor batch_norm_forward(const Tensor& input, const Tensor& mean, const Tensor& invstd,
+                          const Tensor& weight, const Tensor& bias);
+// Gradients of batch_norm_forward. With `batch_stats`, mean and invstd are functions of the
+// input (training), and the input gradient includes their contribution. Returns
+// {grad_input, grad_weight, grad_bias}; each is computed only when its flag is set.
+std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& grad_out, const Tensor& input,
+                                                       const Tensor& mean, const Tensor& invstd,
+                                                       const Tensor& weight, bool batch_stats,
+                                                       std::array<bool, 3> needed);
+
+}  // namespace glassbox::kernels

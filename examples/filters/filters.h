@@ -1,0 +1,26 @@
+#pragma once
+// The notebook's image filters: a 3x3 kernel applied to every channel of an image with any
+// of glassbox's convolution algorithms. Image I/O is stb (Debian's libstb-dev).
+#include <array>
+#include <string>
+
+#include "glassbox.h"
+
+namespace filters {
+
+using Kernel3 = std::array<float, 9>;  // row-major 3x3
+
+// "identity", "emboss", "sharpen", "edge", or nine comma-separated numbers.
+Kernel3 parse_kernel(const std::string& spec);
+
+// Loads PNG/JPG/BMP/... as float [1, C, H, W] with values 0..255 (C = the file's channels).
+glassbox::Tensor load_image(const std::string& path);
+// Clamps to 0..255, rounds, and writes an 8-bit PNG with the tensor's C channels (1-4).
+void save_png(const glassbox::Tensor& image, const std::string& path);
+
+// The kernel on every channel independently (a depthwise conv, groups = C), no padding
+// unless `same` (then zero padding 1 keeps the size), like the notebook's conv.
+glassbox::Tensor apply(const glassbox::Tensor& image, const Kernel3& k, bool same,
+                       glassbox::F::ConvAlgo algo);
+
+}  // namespace filters

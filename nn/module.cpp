@@ -1,0 +1,244 @@
+// nn::Module: registration, traversal with dotted names, modes, conversion, state and the
+// PyTorch-style printing of the module tree.
+#include "nn/module.h"
+
+#include <cxxabi.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <sstream>
+#include <typeinfo>
+
+#include "autograd/grad_mode.h"
+
+namespace glassbox::nn {
+namespace {
+
+// "glassbox::nn::LinearImpl" -> "Linear", "(anonymous namespace)::NetImpl" -> "Net"
+std::string short_type_name(const std::type_info& type) {
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+  std::string full = (status == 0 && demangled) ? demangled : type.name();
+  std::free(demangled);
+  size_t cut = 0;
+  int depth = 0;
+  for (size_t i = 0; i + 1 < full.size(); ++i) {
+    if (full[i] == '<' || full[i] == '(') ++depth;
+    if (full[i] == '>' || full[i] == ')') --depth;
+    if (depth == 0 && full[i] == ':' && full[i + 1] == ':') cut = i + 2;
+  }
+  std::string n = full.substr(cut);
+  if (n.size() > 4 && n.compare(n.size() - 4, 4, "Impl") == 0) n.resize(n.size() - 4);
+  return n;
+}
+
+// Points `dst` (a registered handle) at `src`'s data, so every copy of the handle sees it.
+void rebind(const Tensor& dst, const Tensor& src) {
+  if (src.impl() == dst.impl()) return;
+  TensorImpl* d = dst.impl();
+  d->storage = src.impl()->storage;
+  d->sizes = src.impl()->sizes;
+  d->strides = src.impl()->strides;
+  d->offset = src.impl()->offset;
+  d->dtype = src.impl()->dtype;
+  d->grad.reset();
+}
+
+}  // namespace
+
+const std::string& Module::name() const {
+  if (name_.empty()) name_ = short_type_name(typeid(*this));
+  return name_;
+}
+
+void Module::check_new_name(const std::string& n, const char* what) const {
+  GB_CHECK(!n.empty(), what, ": the name must not be empty (in ", name(), ")");
+  GB_CHECK(n.find('.') == std::string::npos, what, ": the name '", n, "' must not contain '.' (in ",
+           name(), ")");
+  GB_CHECK(!parameters_.contains(n), what, ": ", name(), " already has a parameter named '", n,
+           "'");
+  GB_CHECK(!buffers_.contains(n), what, ": ", name(), " already has a buffer named '", n, "'");
+  GB_CHECK(!children_.contains(n), what, ": ", name(), " already has a submodule named '", n, "'");
+}
+
+Tensor Module::register_parameter(std::string n, Tensor tensor, bool requires_grad) {
+  check_new_name(n, "register_parameter");
+  if (tensor.defined()) {
+    if (!tensor.is_leaf()) tensor = tensor.detach();
+    GB_CHECK(!requires_grad || is_floating(tensor.dtype()), "register_parameter: '", n, "' of ",
+             name(), " is ", dtype_name(tensor.dtype()), " ", tensor.shape_str(),
+             "; only floating-point parameters can require grad");
+    tensor.requires_grad_(requires_grad);
+  }
+  parameters_.emplace_back(std::move(n), tensor);
+  return tensor;
+}
+
+Tensor Module::register_buffer(std::string n, Tensor tensor) {
+  check_new_name(n, "register_buffer");
+  buffers_.emplace_back(std::move(n), tensor);
+  return tensor;
+}
+
+void Module::add_child(std::string n, std::shared_ptr<Module> child) {
+  check_new_name(n, "register_module");
+  GB_CHECK(child != nullptr, "register_module: submodule '", n, "' of ", name(),
+           " is null (an empty module handle?)");
+  GB_CHECK(child.get() != this, "register_module: ", name(), " cannot be its own child");
+  children_.emplace_back(std::move(n), std::move(child));
+}
+
+void Module::collect(const std::string& prefix, bool recurse, bool buffers,
+                     OrderedDict<Tensor>& out, std::vector<const TensorImpl*>& seen) const {
+  for (const auto& [n, t] : buffers ? buffers_ : parameters_) {
+    if (!t.defined() || std::find(seen.begin(), seen.end(), t.impl()) != seen.end()) continue;
+    seen.push_back(t.impl());
+    out.emplace_back(prefix + n, t);
+  }
+  if (!recurse) return;
+  for (const auto& [n, c] : children_) c->collect(prefix + n + ".", true, buffers, out, seen);
+}
+
+OrderedDict<Tensor> Module::named_parameters(bool recurse) const {
+  OrderedDict<Tensor> out;
+  std::vector<const TensorImpl*> seen;
+  collect("", recurse, false, out, seen);
+  return out;
+}
+std::vector<Tensor> Module::parameters(bool recurse) const {
+  return named_parameters(recurse).values();
+}
+OrderedDict<Tensor> Module::named_buffers(bool recurse) const {
+  OrderedDict<Tensor> out;
+  std::vector<const TensorImpl*> seen;
+  collect("", recurse, true, out, seen);
+  return out;
+}
+std::vector<Tensor> Module::buffers(bool recurse) const { return named_buffers(recurse).values(); }
+
+std::vector<std::shared_ptr<Module>> Module::children() const { return children_.values(); }
+OrderedDict<std::shared_ptr<Module>> Module::named_children() const { return children_; }
+
+OrderedDict<std::shared_ptr<Module>> Module::named_modules() const {
+  OrderedDict<std::shared_ptr<Module>> out;
+  for (const auto& [n, c] : children_) {
+    out.emplace_back(n, c);
+    for (auto& [sub, m] : c->named_modules()) out.emplace_back(n + "." + sub, m);
+  }
+  return out;
+}
+
+void Module::apply(const std::function<void(Module&)>& fn) {
+  fn(*this);
+  for (auto& [n, c] : children_) c->apply(fn);
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [n, c] : children_) c->train(on);
+}
+
+void Module::zero_grad(bool set_to_none) {
+  for (Tensor& p : parameters()) {
+    if (set_to_none)
+      p.set_grad(Tensor());
+    else
+      p.zero_grad();
+  }
+}
+
+void Module::convert(const std::function<Tensor(const Tensor&)>& fn) {
+  NoGradGuard no_record;
+  for (auto* dict : {&parameters_, &buffers_})
+    for (auto& [n, t] : *dict)
+      if (t.defined()) rebind(t, fn(t));
+  for (auto& [n, c] : children_) c->convert(fn);
+}
+
+void Module::to(DType dt) {
+  GB_CHECK(is_floating(dt), "Module::to: ", name(),
+           " can only be converted to a floating dtype, got ", dtype_name(dt));
+  convert([dt](const Tensor& t) { return is_floating(t.dtype()) ? t.detach().to(dt) : t; });
+}
+
+void Module::to(Device device) {
+  convert([device](const Tensor& t) { return t.detach().to(device); });
+}
+
+void Module::collect_state(const std::string& prefix, OrderedDict<Tensor>& out) const {
+  for (const auto& [n, t] : parameters_)
+    if (t.defined()) out.emplace_back(prefix + n, t);
+  for (const auto& [n, t] : buffers_)
+    if (t.defined()) out.emplace_back(prefix + n, t);
+  for (const auto& [n, c] : children_) c->collect_state(prefix + n + ".", out);
+}
+
+OrderedDict<Tensor> Module::state_dict() const {
+  OrderedDict<Tensor> out;
+  collect_state("", out);
+  return out;
+}
+
+void Module::load_state_dict(const TensorMap& state, bool strict) {
+  OrderedDict<Tensor> mine = state_dict();
+  std::vector<std::string> missing, unexpected;
+  for (const auto& [k, v] : state)
+    if (!mine.contains(k)) unexpected.push_back(k);
+  for (const auto& [k, t] : mine)
+    if (!state.count(k)) missing.push_back(k);
+  if (strict && (!missing.empty() || !unexpected.empty())) {
+    std::string msg = str("load_state_dict: the state does not match ", name());
+    auto list = [&](const char* what, const std::vector<std::string>& keys) {
+      if (keys.empty()) return;
+      msg += str("; ", what, ":");
+      for (const auto& k : keys) msg += " '" + k + "'";
+    };
+    list("missing", missing);
+    list("unexpected", unexpected);
+    fail(msg);
+  }
+  for (const auto& [k, t] : mine) {  // check every shape before changing anything
+    auto it = state.find(k);
+    if (it == state.end()) continue;
+    GB_CHECK(it->second.defined() && it->second.shape() == t.shape(), "load_state_dict: '", k,
+             "' of ", name(), " has shape ", t.shape_str(), " but the state holds ",
+             it->second.shape_str());
+  }
+  NoGradGuard no_record;
+  for (auto& [k, t] : mine) {
+    auto it = state.find(k);
+    if (it == state.end()) continue;
+    Tensor dst = t;
+    dst.copy_(it->second);
+  }
+}
+
+void Module::pretty_print(std::ostream& os) const {
+  os << name();
+  if (children_.empty()) os << "()";
+}
+
+void print_tree(std::ostream& os, const Module& m, const std::string& indent) {
+  m.pretty_print(os);
+  if (m.children_.empty()) return;
+  os << "(\n";
+  for (const auto& [n, c] : m.children_) {
+    os << indent << "  (" << n << "): ";
+    print_tree(os, *c, indent + "  ");
+    os << "\n";
+  }
+  os << indent << ")";
+}
+
+std::string Module::to_string() const {
+  std::ostringstream os;
+  print_tree(os, *this, "");
+  return os.str();
+}
+
+std::ostream& operator<<(std::ostream& os, const Module& m) {
+  print_tree(os, m, "");
+  return os;
+}
+
+}  // namespace glassbox::nn

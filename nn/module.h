@@ -1,0 +1,234 @@
+#pragma once
+// nn::Module: the base of every layer and model, shaped like LibTorch's torch::nn::Module.
+// A module owns named parameters, buffers and child modules, kept in registration order, and
+// derives PyTorch's dotted names from them ("features.0.weight"). ModuleHolder and GB_MODULE
+// give LibTorch's value-like handles (nn::Linear wraps a shared_ptr<nn::LinearImpl>).
+//
+//   struct NetImpl : nn::Module {
+//     nn::Linear fc1{nullptr}, fc2{nullptr};
+//     NetImpl() {
+//       fc1 = register_module("fc1", nn::Linear(784, 64));
+//       fc2 = register_module("fc2", nn::Linear(64, 10));
+//     }
+//     Tensor forward(const Tensor& x) { return fc2(relu(fc1(x))); }
+//   };
+//   GB_MODULE(Net);  // Net net; net->parameters(); net(x); std::cout << *net;
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "core/tensor.h"
+
+namespace glassbox::nn {
+
+// A vector of (name, value) pairs in insertion order, with lookup by name. Iterate with
+// `for (auto& [name, value] : dict)`.
+template <class V>
+class OrderedDict : public std::vector<std::pair<std::string, V>> {
+  using Base = std::vector<std::pair<std::string, V>>;
+
+ public:
+  using Base::Base;
+  using Base::operator[];
+  using Base::at;
+  // nullptr when absent
+  const V* find(const std::string& key) const {
+    for (const auto& kv : *this)
+      if (kv.first == key) return &kv.second;
+    return nullptr;
+  }
+  V* find(const std::string& key) {
+    for (auto& kv : *this)
+      if (kv.first == key) return &kv.second;
+    return nullptr;
+  }
+  bool contains(const std::string& key) const { return find(key) != nullptr; }
+  const V& operator[](const std::string& key) const { return at(key); }
+  const V& at(const std::string& key) const {
+    const V* v = find(key);
+    if (!v) fail(str("OrderedDict: no entry named '", key, "'", suggestion()));
+    return *v;
+  }
+  std::vector<std::string> keys() const {
+    std::vector<std::string> k;
+    for (const auto& kv : *this) k.push_back(kv.first);
+    return k;
+  }
+  std::vector<V> values() const {
+    std::vector<V> v;
+    for (const auto& kv : *this) v.push_back(kv.second);
+    return v;
+  }
+
+ private:
+  std::string suggestion() const {
+    if (this->empty()) return " (it is empty)";
+    std::string s = " (it has ";
+    for (size_t i = 0; i < this->size() && i < 8; ++i)
+      s += (i ? ", '" : "'") + (*this)[i].first + "'";
+    return s + (this->size() > 8 ? ", ...)" : ")");
+  }
+};
+
+class Module;
+template <class Impl>
+class ModuleHolder;
+
+class Module {
+ public:
+  Module() = default;
+  // An explicit name for printing; by default it is the class name without its namespace and
+  // without an "Impl" suffix (NetImpl prints as "Net").
+  explicit Module(std::string name) : name_(std::move(name)) {}
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  const std::string& name() const;
+
+  // --- registration: names are unique per module, non-empty and without '.' ---
+  // Stores `tensor` itself (a leaf keeps its identity, so the caller's handle sees .grad())
+  // and sets requires_grad. Returns the stored tensor. An undefined tensor is allowed
+  // (a disabled bias) and is skipped by parameters().
+  Tensor register_parameter(std::string name, Tensor tensor, bool requires_grad = true);
+  // Non-trainable state saved with the module (running statistics). Returns it.
+  Tensor register_buffer(std::string name, Tensor tensor);
+  template <class M>
+  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
+    static_assert(std::is_base_of_v<Module, M>, "register_module: M must derive from nn::Module");
+    add_child(std::move(name), module);
+    return module;
+  }
+  template <class M>
+  std::shared_ptr<M> register_module(std::string name, const ModuleHolder<M>& holder) {
+    return register_module(std::move(name), holder.ptr());
+  }
+
+  // --- traversal (registration order; children after the module's own entries) ---
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  OrderedDict<Tensor> named_parameters(bool recurse = true) const;
+  std::vector<Tensor> buffers(bool recurse = true) const;
+  OrderedDict<Tensor> named_buffers(bool recurse = true) const;
+  std::vector<std::shared_ptr<Module>> children() const;
+  OrderedDict<std::shared_ptr<Module>> named_children() const;
+  // Every descendant (depth first, pre-order) with its dotted path; the module itself is not
+  // included.
+  OrderedDict<std::shared_ptr<Module>> named_modules() const;
+  // Calls fn on this module, then on every descendant (pre-order).
+  void apply(const std::function<void(Module&)>& fn);
+
+  // --- modes and gradients ---
+  virtual void train(bool on = true);  // this module and all descendants
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  // Zeroes every parameter's gradient in place (keeping its memory, like Tensor::zero_grad),
+  // or drops it when set_to_none.
+  void zero_grad(bool set_to_none = false);
+
+  // --- conversion: floating parameters and buffers change dtype / move, in place (the
+  // module's tensor handles stay valid); gradients are dropped ---
+  void to(DType dtype);
+  void to(Device device);
+
+  // --- state: parameters and buffers by dotted name, like PyTorch's state_dict ---
+  OrderedDict<Tensor> state_dict() const;
+  // Copies values in (under no_grad). strict: every entry must match a state_dict() name
+  // and shape, and every state_dict() name must be present. TensorMap is what
+  // load_safetensors returns.
+  void load_state_dict(const TensorMap& state, bool strict = true);
+
+  // --- printing ---
+  // Writes this module's own one-line description. The default writes name() (followed by
+  // "()" when the module has no children); layers write their options, PyTorch style:
+  // "Linear(in_features=96, out_features=30, bias=True)". operator<< adds the children.
+  virtual void pretty_print(std::ostream& os) const;
+  // The whole tree, as PyTorch's repr prints it.
+  std::string to_string() const;
+
+ private:
+  void add_child(std::string name, std::shared_ptr<Module> child);
+  void check_new_name(const std::string& name, const char* what) const;
+  void collect(const std::string& prefix, bool recurse, bool buffers, OrderedDict<Tensor>& out,
+               std::vector<const TensorImpl*>& seen) const;
+  void collect_state(const std::string& prefix, OrderedDict<Tensor>& out) const;
+  void convert(const std::function<Tensor(const Tensor&)>& fn);
+  friend void print_tree(std::ostream& os, const Module& m, const std::string& indent);
+
+  mutable std::string name_;
+  bool training_ = true;
+  OrderedDict<Tensor> parameters_;
+  OrderedDict<Tensor> buffers_;
+  OrderedDict<std::shared_ptr<Module>> children_;
+};
+
+std::ostream& operator<<(std::ostream& os, const Module& m);
+
+// A shared_ptr to a module with value-like syntax, as LibTorch's ModuleHolder:
+// `nn::Linear fc(3, 4)` constructs a LinearImpl(3, 4); `fc->weight` reaches it; `fc(x)` calls
+// forward; copies share the module. `nn::Linear fc{nullptr}` is empty until assigned.
+template <class Impl>
+class ModuleHolder {
+ public:
+  using ContainedType = Impl;
+
+  // Default-constructs the module when it can be.
+  template <class I = Impl, std::enable_if_t<std::is_default_constructible_v<I>, int> = 0>
+  ModuleHolder() : impl_(std::make_shared<I>()) {}
+  ModuleHolder(std::nullptr_t) {}
+  ModuleHolder(std::shared_ptr<Impl> module) : impl_(std::move(module)) {}
+  template <class Head, class... Tail,
+            std::enable_if_t<!std::is_base_of_v<ModuleHolder, std::decay_t<Head>> &&
+                                 !std::is_same_v<std::decay_t<Head>, std::nullptr_t> &&
+                                 !std::is_same_v<std::decay_t<Head>, std::shared_ptr<Impl>>,
+                             int> = 0>
+  explicit ModuleHolder(Head&& head, Tail&&... tail)
+      : impl_(std::make_shared<Impl>(std::forward<Head>(head), std::forward<Tail>(tail)...)) {}
+
+  Impl* operator->() const { return get(); }
+  Impl& operator*() const { return *get(); }
+  Impl* get() const {
+    GB_CHECK(impl_ != nullptr,
+             "ModuleHolder: accessing an empty module handle (constructed "
+             "with nullptr and never assigned)");
+    return impl_.get();
+  }
+  const std::shared_ptr<Impl>& ptr() const { return impl_; }
+  bool is_empty() const { return impl_ == nullptr; }
+  explicit operator bool() const { return impl_ != nullptr; }
+  operator std::shared_ptr<Impl>() const { return impl_; }
+
+  template <class... Args>
+  decltype(auto) operator()(Args&&... args) const {
+    return get()->forward(std::forward<Args>(args)...);
+  }
+  template <class Arg>
+  decltype(auto) operator[](Arg&& arg) const {
+    return (*get())[std::forward<Arg>(arg)];
+  }
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+template <class Impl>
+std::ostream& operator<<(std::ostream& os, const ModuleHolder<Impl>& m) {
+  return os << static_cast<const Module&>(*m);
+}
+
+}  // namespace glassbox::nn
+
+// Declares `Name` as the ModuleHolder of `NameImpl`, like TORCH_MODULE.
+#define GB_MODULE(Name)                                           \
+  class Name : public ::glassbox::nn::ModuleHolder<Name##Impl> {  \
+   public:                                                        \
+    using ::glassbox::nn::ModuleHolder<Name##Impl>::ModuleHolder; \
+  }

@@ -1,0 +1,79 @@
+#include "optim/sgd.h"
+
+#include "core/error.h"
+#include "core/parallel.h"
+
+namespace glassbox::optim {
+
+namespace {
+const SGDOptions& checked(const SGDOptions& o) {
+  GB_CHECK(o.lr() >= 0.0, "SGD: invalid learning rate ", o.lr(), " (must be >= 0)");
+  GB_CHECK(o.momentum() >= 0.0, "SGD: invalid momentum ", o.momentum(), " (must be >= 0)");
+  GB_CHECK(o.dampening() == o.dampening(), "SGD: invalid dampening ", o.dampening());
+  GB_CHECK(o.weight_decay() >= 0.0, "SGD: invalid weight_decay ", o.weight_decay(),
+           " (must be >= 0)");
+  GB_CHECK(!o.nesterov() || (o.momentum() > 0.0 && o.dampening() == 0.0),
+           "SGD: nesterov momentum requires a momentum > 0 and zero dampening (got momentum ",
+           o.momentum(), ", dampening ", o.dampening(), ")");
+  return o;
+}
+
+// One parameter's update over n contiguous elements; buf is null without momentum.
+template <class T>
+void sgd_kernel(T* p, const T* g, T* buf, int64_t n, bool first, double lr, double weight_decay,
+                double momentum, double dampening, bool nesterov) {
+  const T wd = T(weight_decay), mom = T(momentum), keep = T(1.0 - dampening), neg_lr = T(-lr);
+  const bool decay = weight_decay != 0.0;
+  parallel_for(n, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T d = g[i];
+      if (decay) d = d + wd * p[i];
+      if (buf) {
+        buf[i] = first ? d : buf[i] * mom + keep * d;
+        d = nesterov ? d + mom * buf[i] : buf[i];
+      }
+      p[i] = p[i] + neg_lr * d;
+    }
+  });
+}
+}  // namespace
+
+SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
+    : Optimizer(std::move(params), checked(options).lr(), "SGD"), options_(options) {}
+
+SGDOptions SGD::options() const {
+  SGDOptions o = options_;
+  o.lr(lr());
+  return o;
+}
+
+std::vector<std::string> SGD::state_keys() const {
+  if (options_.momentum() == 0.0) return {};
+  return {"momentum_buffer"};
+}
+
+void SGD::step() {
+  const SGDOptions& o = options_;
+  for (size_t i = 0; i < params().size(); ++i) {
+    Tensor g = contiguous_grad(i);
+    if (!g.defined()) continue;
+    Tensor buf;
+    bool first = false;
+    if (o.momentum() != 0.0) {
+      auto& buffers = mutable_state(i).buffers;
+      auto it = buffers.find("momentum_buffer");
+      first = it == buffers.end();
+      // the first step writes every element of a new buffer: buf = d
+      buf = first ? (buffers["momentum_buffer"] = empty_like(params()[i])) : it->second;
+    }
+    update_in_place(i, [&](const Tensor& p) {
+      GB_DISPATCH_FLOAT(p.dtype(), "SGD", [&] {
+        sgd_kernel<scalar_t>(p.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
+                             buf.defined() ? buf.data_ptr<scalar_t>() : nullptr, p.numel(), first,
+                             lr(), o.weight_decay(), o.momentum(), o.dampening(), o.nesterov());
+      });
+    });
+  }
+}
+
+}  // namespace glassbox::optim
