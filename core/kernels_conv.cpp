@@ -64,8 +64,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const C
   fail(str(op, ": unknown convolution algorithm"));
 }
 
-Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b,
-                         const ConvGeometry& g, ConvKernel k, const char* op) {
+Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b, const ConvGeometry& g,
+                         ConvKernel k, const char* op) {
   on_cpu(op, {&dy, &w, &b});
   expect(op, "output gradient", dy, g.output_shape(), dy.dtype());
   expect(op, "weight", w, g.weight_shape(), dy.dtype());

@@ -55,8 +55,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const C
                       ConvKernel k, const char* op);
 // dx = d<y, dy>/dx for dy of output_shape(); with b [C_in] defined, b[c] is added to every
 // element of channel c (that is conv_transpose2d's forward with bias).
-Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b,
-                         const ConvGeometry& g, ConvKernel k, const char* op);
+Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b, const ConvGeometry& g,
+                         ConvKernel k, const char* op);
 // dw = d<y, dy>/dw: [C_out, C_in/groups, kH, kW].
 Tensor conv2d_grad_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g, ConvKernel k,
                           const char* op);

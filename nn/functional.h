@@ -16,7 +16,7 @@ namespace glassbox::nn::functional {
 // ---------------------------------------------------------------- convolution
 // How a convolution is computed. All algorithms support every option and agree to rounding.
 enum class ConvAlgo {
-  Auto,       // picks per shape (cached per shape), see conv_algo_for()
+  Auto,       // a fixed rule on the shapes (Im2col for thin GEMMs, else ShiftGemm)
   Direct,     // the readable reference: plain nested loops
   ShiftGemm,  // channels-last image, one GEMM per kernel tap, accumulated into shifted slices
   Im2col,     // im2col + GEMM (col2im for the input gradient)
@@ -89,7 +89,8 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Te
 // The adjoint of conv2d: its forward is conv2d's input gradient.
 Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
                         const ConvParams& params = ConvParams());
-// Which algorithm Auto picks for this problem (decided once per shape, then cached).
+// Which algorithm a call with these arguments runs (params.algo, else the default, else the
+// Auto rule).
 ConvAlgo conv_algo_for(const Shape& input, const Shape& weight, const ConvParams& params,
                        bool transposed = false);
 

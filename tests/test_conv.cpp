@@ -48,9 +48,9 @@ double dot(const Tensor& a, const Tensor& b) {
 
 std::string describe(const ConvParams& p) {
   return str("stride ", p.stride[0], "x", p.stride[1], ", padding (", p.padding[0], ",",
-             p.padding[1], ",", p.padding[2], ",", p.padding[3], "), dilation ", p.dilation[0],
-             "x", p.dilation[1], ", groups ", p.groups, ", output_padding ", p.output_padding[0],
-             "x", p.output_padding[1]);
+             p.padding[1], ",", p.padding[2], ",", p.padding[3], "), dilation ", p.dilation[0], "x",
+             p.dilation[1], ", groups ", p.groups, ", output_padding ", p.output_padding[0], "x",
+             p.output_padding[1]);
 }
 
 // Restores the global default algorithm when a test ends, even a failing one.
@@ -65,12 +65,10 @@ struct DefaultAlgoGuard {
 Tensor brute_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const ConvParams& P) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const int64_t O = w.size(0), G = w.size(1), kh = w.size(2), kw = w.size(3);
-  const int64_t Ho = (H + P.padding[0] + P.padding[1] - P.dilation[0] * (kh - 1) - 1) /
-                         P.stride[0] +
-                     1;
-  const int64_t Wo = (W + P.padding[2] + P.padding[3] - P.dilation[1] * (kw - 1) - 1) /
-                         P.stride[1] +
-                     1;
+  const int64_t Ho =
+      (H + P.padding[0] + P.padding[1] - P.dilation[0] * (kh - 1) - 1) / P.stride[0] + 1;
+  const int64_t Wo =
+      (W + P.padding[2] + P.padding[3] - P.dilation[1] * (kw - 1) - 1) / P.stride[1] + 1;
   std::vector<double> X = x.to_vector<double>(), Wt = w.to_vector<double>(), y;
   std::vector<double> B = b.defined() ? b.to_vector<double>() : std::vector<double>(O, 0.0);
   for (int64_t n = 0; n < N; ++n)
@@ -90,7 +88,6 @@ Tensor brute_conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Con
               }
           y.push_back(s);
         }
-  (void)C;
   return from_vector(y, {N, O, Ho, Wo});
 }
 
@@ -136,8 +133,8 @@ struct Case {
   ConvParams p;
   bool transposed = false;
   std::string name() const {
-    return str(transposed ? "conv_transpose2d" : "conv2d", " x ", shape_str(x), " w ",
-               shape_str(w), bias ? " +bias, " : ", ", describe(p));
+    return str(transposed ? "conv_transpose2d" : "conv2d", " x ", shape_str(x), " w ", shape_str(w),
+               bias ? " +bias, " : ", ", describe(p));
   }
 };
 
@@ -266,7 +263,8 @@ TEST_SUITE("conv") {
   TEST_CASE("Direct: the emboss kernel on small images, by hand") {
     Tensor k = from_vector<double>({-2, -1, 0, -1, 1, 1, 0, 1, 2}, {1, 1, 3, 3});
     // a blob in a frame of zeros; each output is four products worked out by hand
-    Tensor blob = from_vector<double>({0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0}, {1, 1, 4, 4});
+    Tensor blob =
+        from_vector<double>({0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0}, {1, 1, 4, 4});
     ConvParams direct = ConvParams().set_algo(ConvAlgo::Direct);
     CHECK(F::conv2d(blob, k, Tensor(), direct).to_vector<double>() ==
           std::vector<double>{14, 5, 6, -3});
@@ -296,7 +294,8 @@ TEST_SUITE("conv") {
         Tensor x = rnd(c.x, 1), w = rnd(c.w, 2);
         const int64_t out_channels = transposed ? c.w[1] * c.p.groups : c.w[0];
         Tensor b = c.bias ? rnd({out_channels}, 3) : Tensor();
-        Tensor want = transposed ? brute_conv_transpose2d(x, w, b, c.p) : brute_conv2d(x, w, b, c.p);
+        Tensor want =
+            transposed ? brute_conv_transpose2d(x, w, b, c.p) : brute_conv2d(x, w, b, c.p);
         for (ConvAlgo algo : kAlgos) {
           CAPTURE(F::conv_algo_name(algo));
           Tensor got = apply(c, x, w, b, algo);
@@ -356,7 +355,9 @@ TEST_SUITE("conv") {
       ConvParams p;
     };
     std::vector<Problem> problems = {
-        {{2, 4, 7, 6}, {6, 2, 3, 2}, ConvParams().set_groups(2).set_stride(2, 3).set_dilation(1, 2)},
+        {{2, 4, 7, 6},
+         {6, 2, 3, 2},
+         ConvParams().set_groups(2).set_stride(2, 3).set_dilation(1, 2)},
         {{1, 3, 9, 8}, {3, 1, 3, 3}, ConvParams().set_groups(3).set_padding(1).set_stride(2)},
         {{3, 2, 5, 5}, {4, 2, 2, 2}, ConvParams().set_dilation(2).set_padding(2, 0)},
     };
@@ -394,27 +395,26 @@ TEST_SUITE("conv") {
                          Error);
     CHECK_THROWS_WITH_AS(F::conv2d(x, zeros({4, 3, 3})), Contains("conv2d: weight must be 4-D"),
                          Error);
-    CHECK_THROWS_WITH_AS(F::conv2d(zeros({1, 6, 8, 8}), zeros({4, 3, 3, 3}), Tensor(),
-                                   ConvParams().set_groups(4)),
-                         Contains("input has 6 channels, which is not divisible by groups=4"),
-                         Error);
-    CHECK_THROWS_WITH_AS(F::conv2d(zeros({1, 4, 8, 8}), zeros({3, 2, 3, 3}), Tensor(),
-                                   ConvParams().set_groups(2)),
-                         Contains("weight has 3 output channels, which is not divisible by "
-                                  "groups=2"),
-                         Error);
-    CHECK_THROWS_WITH_AS(F::conv2d(zeros({1, 4, 8, 8}), zeros({4, 1, 3, 3}), Tensor(),
-                                   ConvParams().set_groups(2)),
-                         Contains("input has 4 channels, weight expects 2 (1 per group x "
-                                  "groups=2)"),
-                         Error);
+    CHECK_THROWS_WITH_AS(
+        F::conv2d(zeros({1, 6, 8, 8}), zeros({4, 3, 3, 3}), Tensor(), ConvParams().set_groups(4)),
+        Contains("input has 6 channels, which is not divisible by groups=4"), Error);
+    CHECK_THROWS_WITH_AS(
+        F::conv2d(zeros({1, 4, 8, 8}), zeros({3, 2, 3, 3}), Tensor(), ConvParams().set_groups(2)),
+        Contains("weight has 3 output channels, which is not divisible by "
+                 "groups=2"),
+        Error);
+    CHECK_THROWS_WITH_AS(
+        F::conv2d(zeros({1, 4, 8, 8}), zeros({4, 1, 3, 3}), Tensor(), ConvParams().set_groups(2)),
+        Contains("input has 4 channels, weight expects 2 (1 per group x "
+                 "groups=2)"),
+        Error);
     CHECK_THROWS_WITH_AS(F::conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 5, 5})),
                          Contains("conv2d: kernel 5x5 (5x5 with dilation) is larger than the "
                                   "padded input 4x4 (input [1,1,4,4], weight [1,1,5,5])"),
                          Error);
-    CHECK_THROWS_WITH_AS(F::conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 3, 3}), Tensor(),
-                                   ConvParams().set_dilation(2)),
-                         Contains("kernel 3x3 (5x5 with dilation) is larger"), Error);
+    CHECK_THROWS_WITH_AS(
+        F::conv2d(zeros({1, 1, 4, 4}), zeros({1, 1, 3, 3}), Tensor(), ConvParams().set_dilation(2)),
+        Contains("kernel 3x3 (5x5 with dilation) is larger"), Error);
     CHECK_THROWS_WITH_AS(F::conv2d(x, zeros({4, 3, 3, 3}), Tensor(), ConvParams().set_stride(0)),
                          Contains("conv2d: stride must be positive, got 0x0"), Error);
     CHECK_THROWS_WITH_AS(

@@ -17,6 +17,8 @@
 // pixels a tap reads are one arithmetic progression over all rows at once, and a block of
 // output rows is a single GEMM per tap. The Wx - out_w slack pixels at the end of each row
 // read whatever follows and are dropped (forward), or carry a zero gradient (backward).
+// (So with an inf/NaN in the input or weight, 0 * inf can make a gradient NaN where Direct's
+// is finite; finite data gives the same results.)
 // With stride_h > 1 each output row is its own GEMM.
 //
 // The GEMMs. Eigen's GEMM vectorises along the output channels, so with only a few
