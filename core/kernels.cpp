@@ -7,20 +7,18 @@
 #include "cuda/runtime.h"
 
 namespace glassbox::kernels {
-namespace {
-
 void on_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
-  Device first = (*ts.begin())->device();
+  const Tensor* first = nullptr;
   for (const Tensor* t : ts) {
-    GB_CHECK(t->device() == first, op, ": tensors are on different devices (", first.str(), " and ",
-             t->device().str(), ", shapes ", (*ts.begin())->shape_str(), " and ", t->shape_str(),
-             ")");
+    if (!t->defined()) continue;  // optional operands (weight, bias)
+    if (!first) first = t;
+    GB_CHECK(t->device() == first->device(), op, ": tensors are on different devices (",
+             first->device().str(), " and ", t->device().str(), ", shapes ", first->shape_str(),
+             " and ", t->shape_str(), ")");
   }
-  GB_CHECK(first.is_cpu(), op, ": not implemented on ", first.str(),
+  GB_CHECK(!first || first->device().is_cpu(), op, ": not implemented on ", first->device().str(),
            " yet; move the tensor with .cpu()");
 }
-
-}  // namespace
 
 void copy(const Tensor& dst, const Tensor& src) {
   if (dst.device().is_cuda() || src.device().is_cuda()) {

@@ -2,12 +2,17 @@
 // The device-dispatch layer: one entry point per kernel, routing to core/cpu/ or cuda/.
 // Nothing here records autograd history; the differentiable ops in autograd/functions/
 // call these for their forward and backward math.
+#include <initializer_list>
 #include <utility>
 #include <vector>
 
 #include "core/tensor.h"
 
 namespace glassbox::kernels {
+
+// The one device check every dispatch entry makes: all defined operands on one device, and
+// that device has a kernel (CPU for now). Undefined operands (optional bias) are skipped.
+void on_cpu(const char* op, std::initializer_list<const Tensor*> operands);
 
 enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
 enum class Unary { Neg, Exp, Log, Sqrt, Relu, Sigmoid, Tanh, Abs, PowScalar, Sign };

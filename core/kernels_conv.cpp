@@ -2,6 +2,7 @@
 // must share a device; CPU goes to core/cpu/conv_*.cpp, a GPU operand gets an error naming
 // the op until CUDA kernels exist. Shapes and dtypes were checked by the caller
 // (autograd/functions/conv.cpp); this layer re-checks the cheap invariants it relies on.
+#include "core/kernels.h"
 #include "core/kernels_conv.h"
 
 #include <initializer_list>
@@ -10,18 +11,6 @@
 
 namespace glassbox::kernels {
 namespace {
-
-void on_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = *ts.begin();
-  for (const Tensor* t : ts) {
-    if (!t->defined()) continue;
-    GB_CHECK(t->device() == first->device(), op, ": tensors are on different devices (",
-             first->device().str(), " and ", t->device().str(), ", shapes ", first->shape_str(),
-             " and ", t->shape_str(), ")");
-  }
-  GB_CHECK(first->device().is_cpu(), op, ": not implemented on ", first->device().str(),
-           " yet; move the tensors with .cpu()");
-}
 
 void expect(const char* op, const char* what, const Tensor& t, const Shape& shape, DType dt) {
   GB_CHECK(t.shape() == shape, op, ": internal error: ", what, " has shape ", t.shape_str(),

@@ -1,26 +1,11 @@
 // Device dispatch for the layer kernels: operands must share a device; CPU goes to
 // core/cpu/nn_*.cpp. A GPU operand gets an error naming the op, never a silent host copy.
+#include "core/kernels.h"
 #include "core/kernels_nn.h"
 
 #include "core/cpu/nn_kernels.h"
 
 namespace glassbox::kernels {
-namespace {
-
-void on_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : ts) {
-    if (!t->defined()) continue;  // optional operands (weight, bias)
-    if (!first) first = t;
-    GB_CHECK(t->device() == first->device(), op, ": tensors are on different devices (",
-             first->device().str(), " and ", t->device().str(), ", shapes ", first->shape_str(),
-             " and ", t->shape_str(), ")");
-  }
-  GB_CHECK(!first || first->device().is_cpu(), op, ": not implemented on ", first->device().str(),
-           " yet; move the tensor with .cpu()");
-}
-
-}  // namespace
 
 std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2d& p) {
   on_cpu("max_pool2d", {&input});
