@@ -12,5 +12,8 @@
 #include "core/safetensors.h"
 #include "core/tensor.h"
 #include "cuda/runtime.h"
+#include "datasets/dataloader.h"
+#include "datasets/idx.h"
+#include "datasets/mnist.h"
 #include "nn/nn.h"
 #include "optim/optim.h"

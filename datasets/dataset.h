@@ -1,0 +1,27 @@
+// A data set, as the DataLoader sees it: a size and a way to assemble a batch of examples.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace glassbox::datasets {
+
+// One batch: inputs stacked along dim 0 and their targets.
+struct Batch {
+  Tensor data;
+  Tensor target;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  // Assembles the examples at `indices` (each in [0, size())) into one batch. The DataLoader
+  // calls this on its background thread, so it must only read the data set and must not use
+  // the default generator or OpenMP (the training thread owns those).
+  virtual Batch get_batch(const std::vector<int64_t>& indices) const = 0;
+};
+
+}  // namespace glassbox::datasets

@@ -1,0 +1,119 @@
+#include "train.h"
+
+#include <chrono>
+#include <optional>
+#include <ostream>
+#include <sstream>
+
+#include "datasets/dataloader.h"
+#include "metrics.h"
+#include "progress.h"
+
+namespace glassbox::mnist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Correct predictions in one batch of log-probabilities.
+int64_t count_correct(const Tensor& log_probs, const Tensor& target) {
+  return static_cast<int64_t>(sum(argmax(log_probs, 1) == target).item());
+}
+
+// Scores batches of a data set in order, one at a time, wrapping around: the notebook's
+// "accuracy on a test batch" every few steps, without always reusing the same batch.
+class TestBatches {
+ public:
+  TestBatches(std::shared_ptr<const datasets::Dataset> data, int64_t batch_size)
+      : data_(std::move(data)), batch_size_(std::min(batch_size, data_->size())) {}
+
+  double score(MnistNet& net, Device device) {
+    std::vector<int64_t> indices;
+    for (int64_t i = 0; i < batch_size_; ++i) indices.push_back((next_ + i) % data_->size());
+    next_ = (next_ + batch_size_) % data_->size();
+    datasets::Batch batch = data_->get_batch(indices);
+    net->eval();
+    NoGradGuard no_grad;
+    const int64_t correct = count_correct(net(batch.data.to(device)).cpu(), batch.target);
+    net->train();
+    return double(correct) / double(batch_size_);
+  }
+
+ private:
+  std::shared_ptr<const datasets::Dataset> data_;
+  int64_t batch_size_, next_ = 0;
+};
+
+}  // namespace
+
+double evaluate(MnistNet& net, std::shared_ptr<const datasets::Dataset> data, int64_t batch_size,
+                Device device) {
+  GB_CHECK(data->size() > 0, "evaluate: the data set is empty");
+  const bool was_training = net->is_training();
+  net->eval();
+  NoGradGuard no_grad;
+  datasets::DataLoader loader(data, datasets::DataLoaderOptions().batch_size(batch_size));
+  int64_t correct = 0;
+  for (datasets::Batch& batch : loader)
+    correct += count_correct(net(batch.data.to(device)).cpu(), batch.target);
+  net->train(was_training);
+  return double(correct) / double(data->size());
+}
+
+TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_set,
+                  std::shared_ptr<const datasets::Dataset> test_set, const TrainOptions& options) {
+  GB_CHECK(options.epochs >= 0, "train: epochs must be >= 0, got ", options.epochs);
+  GB_CHECK(options.score_every > 0, "train: score_every must be positive, got ",
+           options.score_every);
+  datasets::DataLoader loader(train_set, datasets::DataLoaderOptions()
+                                             .batch_size(options.batch_size)
+                                             .shuffle(true)
+                                             .seed(options.seed));
+  GB_CHECK(loader.size() > 0, "train: no batches (", train_set->size(), " examples)");
+  optim::Adam optimizer(net->parameters(), optim::AdamOptions(options.lr));
+  TestBatches test_batches(test_set, options.batch_size);
+  std::optional<MetricsWriter> metrics;
+  if (!options.metrics_path.empty()) metrics.emplace(options.metrics_path);
+  std::ostringstream sink;  // progress goes nowhere when there is no log
+  std::ostream& out = options.log ? *options.log : sink;
+  Progress progress(options.epochs, loader.size(), out, options.interactive);
+
+  TrainResult result;
+  net->train();
+  const Clock::time_point start = Clock::now();
+  for (int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
+    const Clock::time_point epoch_start = Clock::now();
+    double loss_sum = 0;
+    int64_t step = 0;
+    for (datasets::Batch& batch : loader) {
+      Tensor loss =
+          F::nll_loss(net(batch.data.to(options.device)), batch.target.to(options.device));
+      optimizer.zero_grad();
+      loss.backward();
+      optimizer.step();
+      const double loss_value = loss.item();
+      loss_sum += loss_value;
+      ++step;
+      ++result.steps;
+      if (result.steps % options.score_every == 0) {
+        const double accuracy = test_batches.score(net, options.device);
+        if (metrics) metrics->write({seconds_since(start), result.steps, loss_value, accuracy});
+      }
+      progress.update(epoch, step, loss_value, batch.data.size(0), seconds_since(start));
+    }
+    result.epoch_seconds.push_back(seconds_since(epoch_start));
+    result.epoch_loss.push_back(loss_sum / double(step));
+    std::ostringstream line;
+    line.precision(4);
+    line << "epoch " << epoch << "/" << options.epochs << ": mean loss " << result.epoch_loss.back()
+         << ", " << result.epoch_seconds.back() << " s";
+    progress.log(line.str());
+  }
+  result.test_accuracy = evaluate(net, test_set, options.batch_size, options.device);
+  return result;
+}
+
+}  // namespace glassbox::mnist

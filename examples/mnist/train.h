@@ -1,0 +1,43 @@
+// The notebook's training loop: Adam on NLL loss over shuffled batches; every few steps one
+// test batch is scored and (seconds, step, loss, accuracy) goes to the metrics log; at the end
+// the whole test set is scored. Shared by the mnist program and the tests.
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "datasets/dataset.h"
+#include "net.h"
+
+namespace glassbox::mnist {
+
+struct TrainOptions {
+  int64_t epochs = 5;
+  int64_t batch_size = 1000;
+  double lr = 1e-3;
+  uint64_t seed = 0;         // initial weights, dropout and the data order
+  int64_t score_every = 10;  // steps between test-batch scores
+  std::string metrics_path;  // CSV "seconds,step,loss,accuracy"; empty: no file
+  Device device = kCPU;
+  std::ostream* log = nullptr;  // progress and epoch summaries; null: silent
+  bool interactive = false;     // draw a live progress bar (a terminal) or write plain lines
+};
+
+struct TrainResult {
+  std::vector<double> epoch_seconds;  // wall time of each epoch, test-batch scoring included
+  std::vector<double> epoch_loss;     // mean training loss of each epoch
+  double test_accuracy = 0;           // on the whole test set, after the last epoch
+  int64_t steps = 0;
+};
+
+// Trains `net` (whose weights the caller initialised, e.g. after manual_seed) in place.
+TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_set,
+                  std::shared_ptr<const datasets::Dataset> test_set, const TrainOptions& options);
+
+// Fraction of `data` classified correctly, in eval mode without the tape.
+double evaluate(MnistNet& net, std::shared_ptr<const datasets::Dataset> data, int64_t batch_size,
+                Device device = kCPU);
+
+}  // namespace glassbox::mnist

@@ -1,0 +1,562 @@
+// Tests for the IDX reader/writer (datasets/idx.h) and MD5 (datasets/md5.h): round trips for
+// every dtype, raw and gzip, the exact big-endian layout, every class of malformed file, and
+// the RFC 1321 vectors. Malformed files, and gzip streams, are built byte by byte here (stored
+// deflate blocks and a bitwise CRC-32), not with the writer under test.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "datasets/idx.h"
+#include "datasets/md5.h"
+#include "glassbox.h"
+
+using namespace glassbox;
+using namespace glassbox::datasets;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+// A fresh directory under the system temp dir, removed with everything in it.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "glassbox_idx_XXXXXX").string();
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    REQUIRE(::mkdtemp(buf.data()) != nullptr);
+    path = buf.data();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+void write_bytes(const std::string& path, const Bytes& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(f.good());
+}
+
+Bytes read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  REQUIRE(f.good());
+  return Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+void be32(Bytes& out, uint32_t v) {
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void le16(Bytes& out, uint32_t v) {
+  for (int i = 0; i < 2; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+void le32(Bytes& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(v >> (8 * i)));
+}
+
+// An IDX header: two zero bytes, the type code, the rank, one big-endian uint32 per dim.
+Bytes idx_header(uint8_t code, std::initializer_list<uint32_t> dims) {
+  Bytes out = {0, 0, code, static_cast<uint8_t>(dims.size())};
+  for (uint32_t d : dims) be32(out, d);
+  return out;
+}
+
+Bytes concat(Bytes a, const Bytes& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+uint32_t crc32(const Bytes& data) {
+  uint32_t c = 0xffffffffu;
+  for (uint8_t b : data) {
+    c ^= b;
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+// A gzip file holding `data` in stored (uncompressed) deflate blocks. `isize` replaces the
+// trailer's uncompressed-size field, to forge a trailer that disagrees with the data.
+Bytes gzip_stored(const Bytes& data, int64_t isize = -1) {
+  Bytes out = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff};  // deflate, no flags, unknown OS
+  size_t pos = 0;
+  do {
+    const size_t n = std::min<size_t>(65535, data.size() - pos);
+    out.push_back(pos + n == data.size() ? 1 : 0);  // BFINAL on the last block, BTYPE 00
+    le16(out, static_cast<uint32_t>(n));
+    le16(out, static_cast<uint32_t>(~n & 0xffff));
+    out.insert(out.end(), data.begin() + static_cast<std::ptrdiff_t>(pos),
+               data.begin() + static_cast<std::ptrdiff_t>(pos + n));
+    pos += n;
+  } while (pos < data.size());
+  le32(out, crc32(data));
+  le32(out, isize >= 0 ? static_cast<uint32_t>(isize) : static_cast<uint32_t>(data.size()));
+  return out;
+}
+
+// Runs f, which must throw glassbox::Error with every piece somewhere in its message.
+template <class F>
+void check_error(F&& f, std::initializer_list<std::string> pieces) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const std::string& piece : pieces)
+      CHECK_MESSAGE(msg.find(piece) != std::string::npos, "message: ", msg, "\nlacks: ", piece);
+    return;
+  }
+  FAIL("no glassbox::Error was thrown; expected one mentioning ", *pieces.begin());
+}
+
+// Writes `t` raw and gzipped, reads both back, and checks shape, dtype and exact bits.
+template <class T>
+void check_round_trip(const TempDir& dir, const Tensor& t, const std::string& name) {
+  for (bool gzip : {false, true}) {
+    CAPTURE(gzip);
+    const std::string path = dir.file(name + (gzip ? ".gz" : ""));
+    write_idx(path, t, gzip);
+    const Bytes bytes = read_bytes(path);
+    REQUIRE(bytes.size() >= 2);
+    CHECK((bytes[0] == 0x1f && bytes[1] == 0x8b) == gzip);
+    Tensor back = read_idx(path);
+    CHECK(back.dtype() == t.dtype());
+    CHECK(back.shape() == t.shape());
+    const std::vector<T> want = t.to_vector<T>(), got = back.to_vector<T>();
+    REQUIRE(got.size() == want.size());
+    // memcmp, so NaN payloads and the sign of zero must survive too (empty vectors may hold
+    // null pointers, which memcmp must not be given)
+    if (!want.empty()) CHECK(std::memcmp(got.data(), want.data(), want.size() * sizeof(T)) == 0);
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("idx") {
+  // ------------------------------------------------------------------------ round trips
+
+  TEST_CASE("uint8 3-D round trip, raw and gzip, contiguous or not") {
+    TempDir dir;
+    std::vector<uint8_t> v(3 * 4 * 5);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint8_t>(i * 37 + 11);
+    Tensor t = from_vector(v, {3, 4, 5});
+    check_round_trip<uint8_t>(dir, t, "u8");
+    check_round_trip<uint8_t>(dir, t.permute({2, 0, 1}), "u8_permuted");
+    // the exact layout: header, then the bytes in row-major order
+    write_idx(dir.file("layout"), t);
+    CHECK(read_bytes(dir.file("layout")) == concat(idx_header(0x08, {3, 4, 5}), v));
+  }
+
+  TEST_CASE("int64 1-D round trip stores big-endian int32") {
+    TempDir dir;
+    const std::vector<int64_t> v = {0x01020304,
+                                    -1,
+                                    -2,
+                                    0,
+                                    std::numeric_limits<int32_t>::min(),
+                                    std::numeric_limits<int32_t>::max()};
+    Tensor t = from_vector(v);
+    check_round_trip<int64_t>(dir, t, "i64");
+    write_idx(dir.file("layout"), t);
+    Bytes want = idx_header(0x0C, {6});
+    for (int64_t x : v) be32(want, static_cast<uint32_t>(x));
+    CHECK(read_bytes(dir.file("layout")) == want);
+    CHECK(want[8] == 0x01);  // 0x01020304 as 01 02 03 04
+    CHECK(want[11] == 0x04);
+  }
+
+  TEST_CASE("float32 round trip keeps every bit") {
+    TempDir dir;
+    const float inf = std::numeric_limits<float>::infinity();
+    std::vector<float> v = {-1.5f,   0.0f, -0.0f, 1e-40f /* subnormal */,
+                            3.4e38f, inf,  -inf,  std::numeric_limits<float>::quiet_NaN()};
+    Tensor t = from_vector(v, {2, 4});
+    check_round_trip<float>(dir, t, "f32");
+    write_idx(dir.file("layout"), from_vector(std::vector<float>{-1.5f}));
+    CHECK(read_bytes(dir.file("layout")) == concat(idx_header(0x0D, {1}), {0xBF, 0xC0, 0, 0}));
+  }
+
+  TEST_CASE("float64 round trip keeps every bit") {
+    TempDir dir;
+    std::vector<double> v = {-1.5, 0.1, -0.0, 1e-310, 1.7976931348623157e308, M_PI};
+    Tensor t = from_vector(v, {3, 1, 2});
+    check_round_trip<double>(dir, t, "f64");
+    write_idx(dir.file("layout"), from_vector(std::vector<double>{-1.5}));
+    CHECK(read_bytes(dir.file("layout")) ==
+          concat(idx_header(0x0E, {1}), {0xBF, 0xF8, 0, 0, 0, 0, 0, 0}));
+  }
+
+  TEST_CASE("data larger than one read chunk round-trips") {
+    TempDir dir;
+    std::vector<uint8_t> v(3 * 700 * 800);  // 1.6 MiB
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<uint8_t>((i * 2654435761u) >> 13);
+    check_round_trip<uint8_t>(dir, from_vector(v, {3, 700, 800}), "big_u8");
+    check_round_trip<float>(dir, randn({300001}), "big_f32");  // 1.14 MiB, odd count
+    check_round_trip<int64_t>(dir, arange(-150000, 150001, 1, dtype(kInt64)), "big_i64");
+  }
+
+  TEST_CASE("a zero-sized dimension gives an empty tensor") {
+    TempDir dir;
+    check_round_trip<float>(dir, zeros({0, 28}), "empty_f32");
+    write_bytes(dir.file("empty_dims"), idx_header(0x08, {5, 0, 7}));
+    Tensor t = read_idx(dir.file("empty_dims"));
+    CHECK(t.shape() == Shape{5, 0, 7});
+    CHECK(t.numel() == 0);
+  }
+
+  TEST_CASE("int8, int16 and int32 files read as int64, sign-extended") {
+    TempDir dir;
+    write_bytes(dir.file("i8"), concat(idx_header(0x09, {4}), {0x00, 0x7F, 0x80, 0xFF}));
+    CHECK(read_idx(dir.file("i8")).to_vector<int64_t>() == std::vector<int64_t>{0, 127, -128, -1});
+    write_bytes(dir.file("i16"),
+                concat(idx_header(0x0B, {2, 2}), {0x01, 0x02, 0x7F, 0xFF, 0x80, 0x00, 0xFF, 0xFE}));
+    Tensor i16 = read_idx(dir.file("i16"));
+    CHECK(i16.dtype() == kInt64);
+    CHECK(i16.shape() == Shape{2, 2});
+    CHECK(i16.to_vector<int64_t>() == std::vector<int64_t>{0x0102, 32767, -32768, -2});
+    write_bytes(dir.file("i32"),
+                concat(idx_header(0x0C, {2}), {0x01, 0x02, 0x03, 0x04, 0x80, 0x00, 0x00, 0x00}));
+    CHECK(read_idx(dir.file("i32")).to_vector<int64_t>() ==
+          std::vector<int64_t>{0x01020304, std::numeric_limits<int32_t>::min()});
+  }
+
+  TEST_CASE("int16 data larger than one chunk widens correctly across chunk edges") {
+    TempDir dir;
+    const uint32_t n = 700000;  // 1.4 MB on disk
+    Bytes file = idx_header(0x0B, {n});
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint16_t v = static_cast<uint16_t>(i * 7919u);
+      file.push_back(static_cast<uint8_t>(v >> 8));
+      file.push_back(static_cast<uint8_t>(v));
+    }
+    write_bytes(dir.file("i16.gz"), gzip_stored(file));
+    std::vector<int64_t> got = read_idx(dir.file("i16.gz")).to_vector<int64_t>();
+    REQUIRE(got.size() == n);
+    bool all = true;
+    for (uint32_t i = 0; i < n; ++i)
+      all = all && got[i] == static_cast<int16_t>(static_cast<uint16_t>(i * 7919u));
+    CHECK(all);
+  }
+
+  TEST_CASE("gzip is detected by content, not by the file name") {
+    TempDir dir;
+    Tensor t = from_vector(std::vector<uint8_t>{1, 2, 3});
+    write_idx(dir.file("gz_without_suffix"), t, true);
+    write_idx(dir.file("raw.gz"), t, false);
+    CHECK(equal(read_idx(dir.file("gz_without_suffix")), t));
+    CHECK(equal(read_idx(dir.file("raw.gz")), t));
+  }
+
+  TEST_CASE("the gzip writer records the uncompressed size in the trailer") {
+    TempDir dir;
+    Tensor t = arange(0, 1000, 1, dtype(kFloat32)).view({10, 100});
+    write_idx(dir.file("t.gz"), t, true);
+    const Bytes gz = read_bytes(dir.file("t.gz"));
+    REQUIRE(gz.size() >= 18);
+    const size_t e = gz.size();
+    const uint32_t isize = uint32_t{gz[e - 4]} | uint32_t{gz[e - 3]} << 8 |
+                           uint32_t{gz[e - 2]} << 16 | uint32_t{gz[e - 1]} << 24;
+    CHECK(isize == 4 + 2 * 4 + 1000 * 4);
+  }
+
+  TEST_CASE("a hand-made gzip of several stored blocks reads") {
+    TempDir dir;
+    Bytes data(200000);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i ^ (i >> 9));
+    write_bytes(dir.file("blocks.gz"), gzip_stored(concat(idx_header(0x08, {200000}), data)));
+    Tensor t = read_idx(dir.file("blocks.gz"));
+    CHECK(t.to_vector<uint8_t>() == data);
+  }
+
+  TEST_CASE("a stream of two gzip members reads although the trailer has only the last size") {
+    TempDir dir;
+    const Bytes data = {9, 8, 7, 6, 5, 4};
+    const Bytes whole = concat(idx_header(0x08, {2, 3}), data);
+    const Bytes first(whole.begin(), whole.begin() + 7), second(whole.begin() + 7, whole.end());
+    write_bytes(dir.file("members.gz"), concat(gzip_stored(first), gzip_stored(second)));
+    Tensor t = read_idx(dir.file("members.gz"));
+    CHECK(t.shape() == Shape{2, 3});
+    CHECK(t.to_vector<uint8_t>() == data);
+  }
+
+  // ------------------------------------------------------------------------- read errors
+
+  TEST_CASE("a missing file names the file and the system's reason") {
+    TempDir dir;
+    const std::string path = dir.file("train-images-idx3-ubyte.gz");
+    check_error([&] { read_idx(path); },
+                {"read_idx", path, "cannot open file", "No such file or directory"});
+  }
+
+  TEST_CASE("a directory is not a regular file") {
+    TempDir dir;
+    check_error([&] { read_idx(dir.path.string()); }, {dir.path.string(), "not a regular file"});
+  }
+
+  TEST_CASE("an empty file") {
+    TempDir dir;
+    write_bytes(dir.file("empty"), {});
+    check_error([&] { read_idx(dir.file("empty")); }, {dir.file("empty"), "empty file"});
+  }
+
+  TEST_CASE("a file shorter than the magic number") {
+    TempDir dir;
+    write_bytes(dir.file("short"), {0, 0, 8});
+    check_error([&] { read_idx(dir.file("short")); },
+                {dir.file("short"), "truncated header", "holds 3 bytes"});
+  }
+
+  TEST_CASE("bad magic: the first two bytes are not zero") {
+    TempDir dir;
+    write_bytes(dir.file("magic"), {0x12, 0x34, 0x56, 0x78, 0, 0, 0, 1, 0});
+    check_error([&] { read_idx(dir.file("magic")); },
+                {dir.file("magic"), "bad magic 0x12345678", "two zero bytes"});
+  }
+
+  TEST_CASE("an unknown type code") {
+    TempDir dir;
+    write_bytes(dir.file("code"), concat(idx_header(0x07, {1}), {0}));
+    check_error([&] { read_idx(dir.file("code")); },
+                {dir.file("code"), "unknown IDX type code 0x07"});
+  }
+
+  TEST_CASE("rank 0") {
+    TempDir dir;
+    write_bytes(dir.file("rank0"), {0, 0, 0x08, 0, 42});
+    check_error([&] { read_idx(dir.file("rank0")); }, {dir.file("rank0"), "rank 0"});
+  }
+
+  TEST_CASE("a header cut off inside the dimensions") {
+    TempDir dir;
+    Bytes header = idx_header(0x08, {60000, 28, 28});
+    header.resize(9);
+    write_bytes(dir.file("cut_header"), header);
+    check_error([&] { read_idx(dir.file("cut_header")); },
+                {dir.file("cut_header"), "truncated header", "rank 3 needs 16", "ends after 9"});
+  }
+
+  TEST_CASE("a truncated raw payload reports the sizes") {
+    TempDir dir;
+    const std::string path = dir.file("train-images-idx3-ubyte");
+    write_bytes(path, concat(idx_header(0x08, {60000, 28, 28}), Bytes(1000, 7)));
+    check_error([&] { read_idx(path); },
+                {path, "truncated: header says [60000,28,28] uint8 = 47040000 bytes of data",
+                 "the file holds 1000"});
+  }
+
+  TEST_CASE("a raw file with bytes after the data") {
+    TempDir dir;
+    write_bytes(dir.file("long"), concat(idx_header(0x0D, {2}), Bytes(8 + 12, 0)));
+    check_error([&] { read_idx(dir.file("long")); },
+                {dir.file("long"), "12 bytes after the data", "longer than its header says"});
+  }
+
+  TEST_CASE("a gzip file cut in half") {
+    TempDir dir;
+    Tensor t = randn({5000});  // random floats: the deflate stream cannot shrink much
+    write_idx(dir.file("whole.gz"), t, true);
+    Bytes gz = read_bytes(dir.file("whole.gz"));
+    gz.resize(gz.size() / 2);
+    write_bytes(dir.file("half.gz"), gz);
+    check_error([&] { read_idx(dir.file("half.gz")); },
+                {dir.file("half.gz"), "not a complete gzip stream", "unexpected end of file"});
+  }
+
+  TEST_CASE("a gzip file shorter than a gzip header and trailer") {
+    TempDir dir;
+    write_bytes(dir.file("tiny.gz"), {0x1f, 0x8b, 8, 0, 0});
+    check_error([&] { read_idx(dir.file("tiny.gz")); },
+                {dir.file("tiny.gz"), "not a complete gzip stream", "holds 5 bytes"});
+  }
+
+  TEST_CASE("gzip: dimensions larger than the trailer's size fail before allocating") {
+    TempDir dir;
+    // 10^9 bytes promised, 10 present. An allocation first would take a gigabyte; the
+    // allocator's peak shows whether one happened.
+    const std::string path = dir.file("liar.gz");
+    write_bytes(path, gzip_stored(concat(idx_header(0x08, {1000, 1000, 1000}), Bytes(10, 1))));
+    reset_peak_memory();
+    const int64_t live = memory_stats().live_bytes;
+    check_error([&] { read_idx(path); },
+                {path, "truncated: header says [1000,1000,1000] uint8 = 1000000000 bytes of data",
+                 "the file holds 10"});
+    CHECK(memory_stats().peak_bytes - live < (int64_t{64} << 20));
+  }
+
+  TEST_CASE("dimensions whose product is implausibly large are refused") {
+    TempDir dir;
+    write_bytes(dir.file("huge.gz"),
+                gzip_stored(concat(idx_header(0x08, {1000000, 1000000, 1000}), Bytes(10, 1))));
+    check_error([&] { read_idx(dir.file("huge.gz")); },
+                {dir.file("huge.gz"), "[1000000,1000000,1000] uint8", "16 GiB"});
+    // 255 dimensions of 2^32 - 1 overflow 64 bits many times over; the check must not wrap
+    Bytes header = {0, 0, 0x0D, 255};
+    for (int i = 0; i < 255; ++i) be32(header, 0xFFFFFFFFu);
+    write_bytes(dir.file("overflow"), header);
+    check_error([&] { read_idx(dir.file("overflow")); }, {dir.file("overflow"), "16 GiB"});
+  }
+
+  TEST_CASE("gzip: a trailer that disagrees with the data is diagnosed by decompressing") {
+    TempDir dir;
+    // the stream really holds 12 bytes more than the header says; the forged trailer says 100
+    const Bytes content = concat(idx_header(0x08, {4}), Bytes(4 + 12, 3));
+    write_bytes(dir.file("long.gz"), gzip_stored(content, 100));
+    // zlib itself checks the trailer's length at the end of the stream
+    check_error([&] { read_idx(dir.file("long.gz")); },
+                {dir.file("long.gz"), "not a complete gzip stream", "incorrect length check"});
+    // with a true trailer the same stream is diagnosed as too long
+    write_bytes(dir.file("long2.gz"), gzip_stored(content));
+    check_error([&] { read_idx(dir.file("long2.gz")); },
+                {dir.file("long2.gz"), "12 bytes after the data"});
+  }
+
+  TEST_CASE("gzip: a corrupt deflate body reports zlib's message") {
+    TempDir dir;
+    Tensor t = arange(0, 20000, 1, dtype(kFloat32)).view({100, 200});
+    write_idx(dir.file("ok.gz"), t, true);
+    Bytes gz = read_bytes(dir.file("ok.gz"));
+    REQUIRE(gz.size() > 100);
+    for (size_t i = gz.size() / 2; i < gz.size() / 2 + 8; ++i) gz[i] ^= 0x5A;
+    write_bytes(dir.file("corrupt.gz"), gz);
+    check_error([&] { read_idx(dir.file("corrupt.gz")); },
+                {dir.file("corrupt.gz"), "not a complete gzip stream"});
+  }
+
+  TEST_CASE("gzip: a wrong CRC is caught although sizes agree") {
+    TempDir dir;
+    Bytes gz = gzip_stored(concat(idx_header(0x08, {3}), {1, 2, 3}));
+    gz[gz.size() - 8] ^= 0xFF;  // first byte of the CRC-32
+    write_bytes(dir.file("crc.gz"), gz);
+    check_error([&] { read_idx(dir.file("crc.gz")); },
+                {dir.file("crc.gz"), "not a complete gzip stream", "incorrect data check"});
+  }
+
+  // ------------------------------------------------------------------------ write errors
+
+  TEST_CASE("write_idx refuses bool tensors") {
+    TempDir dir;
+    Tensor b = from_vector<bool>({true, false}, {2});
+    check_error([&] { write_idx(dir.file("b"), b); }, {"write_idx", dir.file("b"), "bool"});
+    CHECK_FALSE(fs::exists(dir.file("b")));  // checked before the file is created
+  }
+
+  TEST_CASE("write_idx refuses int64 values outside int32") {
+    TempDir dir;
+    check_error(
+        [&] {
+          write_idx(dir.file("big"), tensor({int64_t{1}, int64_t{1} << 31}));
+        },
+        {dir.file("big"), "2147483648", "int32"});
+    check_error([&] { write_idx(dir.file("small"), tensor({int64_t{-2147483649LL}})); },
+                {dir.file("small"), "-2147483649", "int32"});
+    CHECK_FALSE(fs::exists(dir.file("big")));
+  }
+
+  TEST_CASE("write_idx refuses rank 0") {
+    TempDir dir;
+    check_error([&] { write_idx(dir.file("s"), scalar_tensor(1.0)); },
+                {dir.file("s"), "rank 0", "1 to 255"});
+  }
+
+  TEST_CASE("write_idx names the file it cannot create") {
+    TempDir dir;
+    const std::string path = dir.file("no_such_dir/x.idx");
+    for (bool gzip : {false, true})
+      check_error([&] { write_idx(path, tensor({1.f}), gzip); }, {path, "cannot create file"});
+  }
+
+  TEST_CASE("write_idx reports a full disk") {
+    if (!fs::exists("/dev/full")) {
+      MESSAGE("no /dev/full; skipped");
+      return;
+    }
+    for (bool gzip : {false, true})
+      check_error(
+          [&] {
+            write_idx("/dev/full", tensor({1.f, 2.f}), gzip);
+          },
+          {"/dev/full", "write failed"});
+  }
+
+  // -------------------------------------------------------------------------------- MD5
+
+  TEST_CASE("md5: the RFC 1321 test suite") {
+    auto md5 = [](const std::string& s) { return md5_hex(s.data(), s.size()); };
+    CHECK(md5("") == "d41d8cd98f00b204e9800998ecf8427e");
+    CHECK(md5("a") == "0cc175b9c0f1b6a831c399e269772661");
+    CHECK(md5("abc") == "900150983cd24fb0d6963f7d28e17f72");
+    CHECK(md5("message digest") == "f96b697d7cb7938d525a2f31aaf161d0");
+    CHECK(md5("abcdefghijklmnopqrstuvwxyz") == "c3fcd3d76192e4007dfb496cca67e13b");
+    CHECK(md5("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") ==
+          "d174ab98d277d9f5a5611c2c9f419d9f");
+    std::string digits;
+    for (int i = 0; i < 8; ++i) digits += "1234567890";
+    CHECK(md5(digits) == "57edf4a22be3c955ac49da2e2107b67a");
+  }
+
+  TEST_CASE("md5: lengths around the padding boundary") {
+    // Reference digests from Python's hashlib.md5(b"a" * n).
+    const std::pair<size_t, const char*> cases[] = {
+        {55, "ef1772b6dff9a122358552954ad0df65"}, {56, "3b0c8ac703f828b04c6c197006d17218"},
+        {63, "b06521f39153d618550606be297466d5"}, {64, "014842d480b571495a4a0363793f7367"},
+        {65, "c743a45e0d2e6a95cb859adae0248435"}, {119, "8a7bd0732ed6a28ce75f6dabc90e1613"},
+        {120, "5f61c0ccad4cac44c75ff505e1f1e537"}};
+    for (const auto& [n, digest] : cases) {
+      CAPTURE(n);
+      const std::string s(n, 'a');
+      CHECK(md5_hex(s.data(), s.size()) == digest);
+    }
+  }
+
+  TEST_CASE("md5_file streams inputs larger than its 1 MiB chunk") {
+    TempDir dir;
+    Bytes data(3 * (size_t{1} << 20) + 17);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 31 + (i >> 11));
+    write_bytes(dir.file("big.bin"), data);
+    const std::string want = "b6355848170dd9d7a5ef9d80af638e5f";  // hashlib.md5 of the same
+    CHECK(md5_hex(data.data(), data.size()) == want);
+    CHECK(md5_file(dir.file("big.bin")) == want);
+  }
+
+  TEST_CASE("md5_file names a missing file") {
+    TempDir dir;
+    check_error([&] { md5_file(dir.file("absent.gz")); },
+                {"md5_file", dir.file("absent.gz"), "No such file or directory"});
+  }
+
+  // ------------------------------------------------------------------------ real MNIST
+
+  TEST_CASE("the real MNIST test labels, when present") {
+    const std::string candidates[] = {
+        std::string(GLASSBOX_SOURCE_DIR) + "/../shared/data/mnist/t10k-labels-idx1-ubyte.gz",
+        "/work/shared/data/mnist/t10k-labels-idx1-ubyte.gz"};
+    std::string path;
+    for (const std::string& c : candidates)
+      if (path.empty() && fs::exists(c)) path = c;
+    if (path.empty()) {
+      MESSAGE("MNIST t10k labels not found; real-data check skipped");
+      return;
+    }
+    CHECK(md5_file(path) == "ec29112dd5afa0611ce80d1b7f02629c");
+    Tensor labels = read_idx(path);
+    CHECK(labels.dtype() == kUInt8);
+    CHECK(labels.shape() == Shape{10000});
+    CHECK(labels.max().item<double>() < 10);
+    CHECK(labels.to_vector<uint8_t>()[0] == 7);
+  }
+}
