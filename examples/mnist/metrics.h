@@ -19,7 +19,7 @@ struct MetricsRow {
 class MetricsWriter {
  public:
   explicit MetricsWriter(const std::string& path);  // truncates; throws Error naming the path
-  void write(const MetricsRow& row);                 // one line, flushed (a crash keeps the log)
+  void write(const MetricsRow& row);                // one line, flushed (a crash keeps the log)
 
  private:
   std::string path_;
