@@ -1,8 +1,11 @@
 #include "core/safetensors.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +22,7 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "safetensors I/O assumes a little-endian host");
 
 constexpr uint64_t kMaxHeader = 100u << 20;  // the format's own limit: 100 MB of JSON
+constexpr const char* kCrcKey = "glassbox.crc32";
 
 const char* st_dtype(DType t) {
   switch (t) {
@@ -44,6 +48,39 @@ bool parse_dtype(const std::string& s, DType& out) {
   return false;
 }
 
+// zlib's crc32 takes a 32-bit length: feed it in chunks.
+uint32_t crc32_of(uint32_t crc, const uint8_t* p, uint64_t n) {
+  while (n > 0) {
+    const uInt chunk = static_cast<uInt>(std::min<uint64_t>(n, uint64_t{1} << 30));
+    crc = static_cast<uint32_t>(::crc32(crc, p, chunk));
+    p += chunk;
+    n -= chunk;
+  }
+  return crc;
+}
+
+std::string crc_hex(uint32_t crc) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", crc);
+  return buf;
+}
+
+// Exactly 8 hex digits (either case); false for anything else.
+bool parse_crc_hex(const std::string& s, uint32_t& out) {
+  if (s.size() != 8) return false;
+  uint32_t v = 0;
+  for (char c : s) {
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (d < 0) return false;
+    v = (v << 4) | static_cast<uint32_t>(d);
+  }
+  out = v;
+  return true;
+}
+
 struct Entry {
   std::string name;
   DType dtype;
@@ -55,9 +92,9 @@ struct Entry {
 
 std::vector<uint8_t> safetensors_serialize(const TensorMap& tensors, const Metadata& meta) {
   nlohmann::json header = nlohmann::json::object();
-  if (!meta.empty()) header["__metadata__"] = meta;
   std::vector<Tensor> host;
   uint64_t offset = 0;
+  uint32_t crc = static_cast<uint32_t>(::crc32(0, nullptr, 0));
   for (const auto& [name, t] : tensors) {
     GB_CHECK(name != "__metadata__", "save_safetensors: '__metadata__' is reserved");
     GB_CHECK(t.defined(), "save_safetensors: tensor '", name, "' is undefined");
@@ -66,8 +103,13 @@ std::vector<uint8_t> safetensors_serialize(const TensorMap& tensors, const Metad
                     {"shape", c.shape()},
                     {"data_offsets", {offset, offset + c.nbytes()}}};
     offset += c.nbytes();
+    if (c.nbytes()) crc = crc32_of(crc, static_cast<const uint8_t*>(c.raw_data()), c.nbytes());
     host.push_back(c);
   }
+  // The checksum describes the bytes written now: a caller's own value for the key is replaced.
+  Metadata full = meta;
+  full[kCrcKey] = crc_hex(crc);
+  header["__metadata__"] = full;
   std::string json;
   try {
     json = header.dump();
@@ -185,6 +227,21 @@ TensorMap safetensors_parse(const uint8_t* data, size_t size, Metadata* meta,
   GB_CHECK(covered == buffer_size, where, ": data section is ", buffer_size,
            " bytes but the tensors cover ", covered);
 
+  // The checksum of the data section, when the writer recorded one (files from other writers,
+  // e.g. PyTorch's safetensors, have none). It is checked before any tensor is built.
+  if (auto it = file_meta.find(kCrcKey); it != file_meta.end()) {
+    uint32_t expected = 0;
+    GB_CHECK(parse_crc_hex(it->second, expected), where, ": __metadata__ '", kCrcKey,
+             "' must be 8 hex digits, got '", it->second, "'");
+    const uint32_t found =
+        crc32_of(static_cast<uint32_t>(::crc32(0, nullptr, 0)), buffer, buffer_size);
+    GB_CHECK(found == expected, where, ": the data is damaged: the ", buffer_size,
+             "-byte data section has CRC-32 ", crc_hex(found), " but the file records ",
+             crc_hex(expected), " (", kCrcKey,
+             "); the file changed after it was written (disk, copy or transfer error)");
+    file_meta.erase(it);
+  }
+
   TensorMap out;
   for (const Entry& e : entries) {
     if (e.dtype == kBool) {  // a byte other than 0 or 1 would be an invalid C++ bool
@@ -200,41 +257,102 @@ TensorMap safetensors_parse(const uint8_t* data, size_t size, Metadata* meta,
   return out;
 }
 
+namespace {
+
+// Temporaries are "<file>.tmp.<pid>.<n>" in the target's folder. A save holds an flock on its
+// temporary from creation to rename; the kernel drops it when the process dies, so a temporary
+// that nobody holds is what a killed save left behind.
+bool is_temp_of(const char* name, const std::string& prefix) {
+  if (std::strncmp(name, prefix.c_str(), prefix.size()) != 0) return false;
+  const char* p = name + prefix.size();
+  auto digits = [&p] {
+    const char* s = p;
+    while (*p >= '0' && *p <= '9') ++p;
+    return p > s;
+  };
+  if (!digits() || *p++ != '.') return false;
+  return digits() && *p == '\0';
+}
+
+// Removes the temporaries of `base` in `dir` whose saves died (best effort: errors are
+// ignored, and a file whose lock cannot be taken, e.g. where flock is unsupported, is kept).
+void remove_dead_temporaries(const std::string& dir, const std::string& base) {
+  const std::string prefix = base + ".tmp.";
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d))
+      if (is_temp_of(e->d_name, prefix)) names.push_back(e->d_name);
+    ::closedir(d);
+  }
+  for (const std::string& name : names) {
+    const std::string p = dir + "/" + name;
+    // read-write: where flock is emulated with POSIX locks (NFS) an exclusive lock needs it
+    int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) continue;
+    struct stat held {};
+    struct stat now {};
+    if (::fstat(fd, &held) == 0 && S_ISREG(held.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+        ::lstat(p.c_str(), &now) == 0 && now.st_dev == held.st_dev && now.st_ino == held.st_ino)
+      ::unlink(p.c_str());  // a live save that had not locked it yet sees st_nlink == 0: retries
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& meta) {
   std::vector<uint8_t> bytes = safetensors_serialize(tensors, meta);
+  const size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  if (dir.empty()) dir = "/";
+  remove_dead_temporaries(dir, slash == std::string::npos ? path : path.substr(slash + 1));
+
   // unique per process and per call, so concurrent saves never share a temporary file
   static std::atomic<uint64_t> counter{0};
-  std::string tmp =
-      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  GB_CHECK(fd >= 0, "save_safetensors: cannot create ", tmp, ": ", std::strerror(errno));
+  std::string tmp;
+  int fd = -1;
+  for (int attempt = 0;; ++attempt) {
+    tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == EEXIST && attempt < 100) continue;  // left by a process with our pid
+    GB_CHECK(fd >= 0, "save_safetensors: cannot create ", tmp, ": ", std::strerror(errno));
+    int locked;
+    do locked = ::flock(fd, LOCK_EX);  // waits only while another save inspects the file
+    while (locked != 0 && errno == EINTR);
+    struct stat st {};
+    if (locked == 0 && ::fstat(fd, &st) == 0 && st.st_nlink == 0 && attempt < 100) {
+      ::close(fd);  // removed by another save between our open and our lock: take a new name
+      continue;
+    }
+    break;  // without flock support the save still works; it is just never cleaned up after
+  }
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
       int err = errno;
-      ::close(fd);
       ::unlink(tmp.c_str());
+      ::close(fd);
       fail(str("save_safetensors: write to ", tmp, " failed: ", std::strerror(err)));
     }
     done += static_cast<size_t>(w);
   }
-  bool synced = ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!synced) {
+  if (::fsync(fd) != 0) {
+    int err = errno;
     ::unlink(tmp.c_str());
+    ::close(fd);
     fail(str("save_safetensors: fsync of ", tmp, " failed: ", std::strerror(err)));
   }
+  // rename while still holding the lock, so no other save can take the file for a dead one's
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
+    int err = errno;
     ::unlink(tmp.c_str());
+    ::close(fd);
     fail(str("save_safetensors: cannot rename ", tmp, " to ", path, ": ", std::strerror(err)));
   }
+  ::close(fd);
   // make the rename itself durable: fsync the folder that holds the new directory entry
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-  if (dir.empty()) dir = "/";
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);

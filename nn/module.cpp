@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <set>
 #include <sstream>
 #include <typeinfo>
 
@@ -179,38 +180,76 @@ OrderedDict<Tensor> Module::state_dict() const {
   return out;
 }
 
-void Module::load_state_dict(const TensorMap& state, bool strict) {
+std::string LoadReport::to_string() const {
+  if (ok()) return "everything matched";
+  std::string out;
+  auto line = [&out](const std::string& text) { out += (out.empty() ? "" : "\n") + text; };
+  auto names = [&line](const char* what, const std::vector<std::string>& keys) {
+    if (keys.empty()) return;
+    std::string text = str(what, ": ");
+    for (size_t i = 0; i < keys.size(); ++i) text += (i ? ", '" : "'") + keys[i] + "'";
+    line(text);
+  };
+  names("missing", missing);
+  names("unexpected", unexpected);
+  for (const std::string& m : mismatched) line("mismatched: " + m);
+  return out;
+}
+
+LoadReport Module::load_state_dict(const TensorMap& state, bool strict) {
+  return load_state_dict(state, strict, "the state dict");
+}
+
+LoadReport Module::load_state_dict(const TensorMap& state, bool strict, const std::string& source) {
   OrderedDict<Tensor> mine = state_dict();
-  std::vector<std::string> missing, unexpected;
-  for (const auto& [k, v] : state)
-    if (!mine.contains(k)) unexpected.push_back(k);
-  for (const auto& [k, t] : mine)
-    if (!state.count(k)) missing.push_back(k);
-  if (strict && (!missing.empty() || !unexpected.empty())) {
-    std::string msg = str("load_state_dict: the state does not match ", name());
-    auto list = [&](const char* what, const std::vector<std::string>& keys) {
-      if (keys.empty()) return;
-      msg += str("; ", what, ":");
-      for (const auto& k : keys) msg += " '" + k + "'";
-    };
-    list("missing", missing);
-    list("unexpected", unexpected);
-    fail(msg);
-  }
-  for (const auto& [k, t] : mine) {  // check every shape before changing anything
+  LoadReport report;
+  std::vector<std::pair<Tensor, Tensor>> load;  // (model tensor, value), checked
+  for (const auto& [k, t] : mine) {
     auto it = state.find(k);
-    if (it == state.end()) continue;
-    GB_CHECK(it->second.defined() && it->second.shape() == t.shape(), "load_state_dict: '", k,
-             "' of ", name(), " has shape ", t.shape_str(), " but the state holds ",
-             it->second.shape_str());
+    if (it == state.end()) {
+      report.missing.push_back(k);
+      continue;
+    }
+    const Tensor& v = it->second;
+    if (!v.defined()) {
+      report.mismatched.push_back(str(k, ": ", dtype_name(t.dtype()), " ", t.shape_str(),
+                                      " in the model, an undefined tensor in ", source));
+      continue;
+    }
+    const bool same_shape = v.shape() == t.shape(), same_dtype = v.dtype() == t.dtype();
+    if (!same_shape && !same_dtype)
+      report.mismatched.push_back(str(k, ": ", dtype_name(t.dtype()), " ", t.shape_str(),
+                                      " in the model, ", dtype_name(v.dtype()), " ", v.shape_str(),
+                                      " in ", source));
+    else if (!same_shape)
+      report.mismatched.push_back(
+          str(k, ": shape ", t.shape_str(), " in the model, ", v.shape_str(), " in ", source));
+    else if (!same_dtype)
+      report.mismatched.push_back(str(k, ": ", dtype_name(t.dtype()), " in the model, ",
+                                      dtype_name(v.dtype()), " in ", source));
+    else
+      load.emplace_back(t, v);
+  }
+  std::set<std::string> names;
+  for (const auto& [k, t] : mine) names.insert(k);
+  for (const auto& [k, v] : state)
+    if (!names.count(k)) report.unexpected.push_back(k);
+
+  if (strict && !report.ok()) {  // one error listing everything; nothing has been changed
+    std::string list = report.to_string(), indented = "  ";
+    for (char c : list) indented += c == '\n' ? std::string("\n  ") : std::string(1, c);
+    std::string counts;
+    const std::pair<size_t, const char*> parts[] = {{report.missing.size(), "missing"},
+                                                    {report.unexpected.size(), "unexpected"},
+                                                    {report.mismatched.size(), "mismatched"}};
+    for (const auto& [n, what] : parts)
+      if (n) counts += str(counts.empty() ? "" : ", ", n, " ", what);
+    fail(str("load_state_dict: ", source, " does not match ", name(), " (", counts,
+             "); nothing was loaded:\n", indented));
   }
   NoGradGuard no_record;
-  for (auto& [k, t] : mine) {
-    auto it = state.find(k);
-    if (it == state.end()) continue;
-    Tensor dst = t;
-    dst.copy_(it->second);
-  }
+  for (auto& [dst, v] : load) dst.copy_(v.contiguous());  // contiguous: copies across devices
+  return report;
 }
 
 void Module::pretty_print(std::ostream& os) const {

@@ -79,6 +79,19 @@ class OrderedDict : public std::vector<std::pair<std::string, V>> {
   }
 };
 
+// What load_state_dict did not load, by dotted name. `mismatched` entries say what differs:
+// "conv1.weight: shape [3,1,3,3] in the model, [3,1,5,5] in the file",
+// "fc.bias: float32 in the model, float64 in the file".
+struct LoadReport {
+  std::vector<std::string> missing;     // in the model, not in the state: left as they were
+  std::vector<std::string> unexpected;  // in the state, not in the model: ignored
+  std::vector<std::string> mismatched;  // in both, but shape or dtype differs: left as they were
+  bool ok() const { return missing.empty() && unexpected.empty() && mismatched.empty(); }
+  // One line per problem ("missing: 'a', 'b'", "unexpected: ...", one "mismatched: ..." line
+  // per entry), or "everything matched".
+  std::string to_string() const;
+};
+
 class Module;
 template <class Impl>
 class ModuleHolder;
@@ -141,10 +154,15 @@ class Module {
 
   // --- state: parameters and buffers by dotted name, like PyTorch's state_dict ---
   OrderedDict<Tensor> state_dict() const;
-  // Copies values in (under no_grad). strict: every entry must match a state_dict() name
-  // and shape, and every state_dict() name must be present. TensorMap is what
-  // load_safetensors returns.
-  void load_state_dict(const TensorMap& state, bool strict = true);
+  // Copies values in (under no_grad; to the model's devices). An entry matches when its name
+  // is a state_dict() name and its shape and dtype are the same; a dtype difference is a
+  // mismatch, not a conversion (convert with to(dtype) first). strict: anything missing,
+  // unexpected or mismatched throws one Error that names the module and lists all of them, and
+  // nothing is changed. Non-strict: every matching entry is loaded and the rest is reported.
+  // TensorMap is what load_safetensors returns. `source` is how messages name the state
+  // ("the file"); the two-argument form says "the state dict".
+  LoadReport load_state_dict(const TensorMap& state, bool strict = true);
+  LoadReport load_state_dict(const TensorMap& state, bool strict, const std::string& source);
 
   // --- printing ---
   // Writes this module's own one-line description. The default writes name() (followed by

@@ -117,8 +117,36 @@ AdamBase::AdamBase(std::vector<Tensor> params, double lr, const std::string& nam
                    const Hyper& hyper)
     : Optimizer(std::move(params), lr, name), hyper_(hyper) {}
 
-std::vector<std::string> AdamBase::state_keys() const {
-  if (hyper_.amsgrad) return {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+Optimizer::Settings AdamBase::settings() const {
+  return {{"lr", lr()},
+          {"beta1", hyper_.beta1},
+          {"beta2", hyper_.beta2},
+          {"eps", hyper_.eps},
+          {"weight_decay", hyper_.weight_decay},
+          {"amsgrad", hyper_.amsgrad ? 1.0 : 0.0}};
+}
+
+void AdamBase::check_settings(const Settings& s) const {
+  const double amsgrad = s.at("amsgrad");
+  GB_CHECK(amsgrad == 0.0 || amsgrad == 1.0, name(), ": setting 'amsgrad' must be 0 or 1, got ",
+           amsgrad);
+  checked(AdamOptions(s.at("lr"))
+              .betas({s.at("beta1"), s.at("beta2")})
+              .eps(s.at("eps"))
+              .weight_decay(s.at("weight_decay")),
+          name().c_str());
+}
+
+void AdamBase::apply_settings(const Settings& s) noexcept {
+  hyper_.beta1 = s.at("beta1");
+  hyper_.beta2 = s.at("beta2");
+  hyper_.eps = s.at("eps");
+  hyper_.weight_decay = s.at("weight_decay");
+  hyper_.amsgrad = s.at("amsgrad") != 0.0;
+}
+
+std::vector<std::string> AdamBase::state_keys(const Settings& s) const {
+  if (s.at("amsgrad") != 0.0) return {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
   return {"step", "exp_avg", "exp_avg_sq"};
 }
 
@@ -153,25 +181,29 @@ void AdamBase::adam_step() {
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
     : AdamBase(std::move(params), checked(options, "Adam").lr(), "Adam",
                Hyper{std::get<0>(options.betas()), std::get<1>(options.betas()), options.eps(),
-                     options.weight_decay(), options.amsgrad(), /*decoupled=*/false}),
-      options_(options) {}
+                     options.weight_decay(), options.amsgrad(), /*decoupled=*/false}) {}
 
 AdamOptions Adam::options() const {
-  AdamOptions o = options_;
-  o.lr(lr());
-  return o;
+  const Hyper& h = hyper();
+  return AdamOptions(lr())
+      .betas({h.beta1, h.beta2})
+      .eps(h.eps)
+      .weight_decay(h.weight_decay)
+      .amsgrad(h.amsgrad);
 }
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
     : AdamBase(std::move(params), checked(options, "AdamW").lr(), "AdamW",
                Hyper{std::get<0>(options.betas()), std::get<1>(options.betas()), options.eps(),
-                     options.weight_decay(), options.amsgrad(), /*decoupled=*/true}),
-      options_(options) {}
+                     options.weight_decay(), options.amsgrad(), /*decoupled=*/true}) {}
 
 AdamWOptions AdamW::options() const {
-  AdamWOptions o = options_;
-  o.lr(lr());
-  return o;
+  const Hyper& h = hyper();
+  return AdamWOptions(lr())
+      .betas({h.beta1, h.beta2})
+      .eps(h.eps)
+      .weight_decay(h.weight_decay)
+      .amsgrad(h.amsgrad);
 }
 
 }  // namespace glassbox::optim

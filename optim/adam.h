@@ -46,7 +46,16 @@ class AdamBase : public Optimizer {
   };
   AdamBase(std::vector<Tensor> params, double lr, const std::string& name, const Hyper& hyper);
   void adam_step();
-  std::vector<std::string> state_keys() const override;
+  const Hyper& hyper() const { return hyper_; }
+
+ public:
+  // lr, beta1, beta2, eps, weight_decay, amsgrad (0 or 1)
+  Settings settings() const override;
+
+ protected:
+  std::vector<std::string> state_keys(const Settings& settings) const override;
+  void check_settings(const Settings& settings) const override;
+  void apply_settings(const Settings& settings) noexcept override;
 
  private:
   Hyper hyper_;
@@ -57,20 +66,14 @@ class Adam : public detail::AdamBase {
  public:
   Adam(std::vector<Tensor> params, const AdamOptions& options = AdamOptions());
   void step() override { adam_step(); }
-  AdamOptions options() const;  // lr reflects set_lr
-
- private:
-  AdamOptions options_;
+  AdamOptions options() const;  // lr reflects set_lr, all of them load_settings
 };
 
 class AdamW : public detail::AdamBase {
  public:
   AdamW(std::vector<Tensor> params, const AdamWOptions& options = AdamWOptions());
   void step() override { adam_step(); }
-  AdamWOptions options() const;  // lr reflects set_lr
-
- private:
-  AdamWOptions options_;
+  AdamWOptions options() const;  // lr reflects set_lr, all of them load_settings
 };
 
 }  // namespace glassbox::optim

@@ -79,7 +79,7 @@ void Optimizer::update_in_place(size_t index,
 std::map<std::string, Tensor> Optimizer::state_dict_tensors() const {
   NoGradGuard no_record;
   std::map<std::string, Tensor> out;
-  const std::vector<std::string> keys = state_keys();
+  const std::vector<std::string> keys = state_keys(settings());
   for (size_t i = 0; i < state_.size(); ++i) {
     const ParamState& s = state_[i];
     if (!s.initialized()) continue;
@@ -119,9 +119,49 @@ bool split_key(const std::string& name, size_t* index, std::string* key) {
 }
 }  // namespace
 
-void Optimizer::load_state_tensors(const std::map<std::string, Tensor>& tensors) {
+void Optimizer::validate_settings(const Settings& settings) const {
+  const Settings mine = this->settings();
+  std::vector<std::string> missing, unknown, names;
+  for (const auto& [key, value] : mine) {
+    names.push_back(key);
+    if (!settings.count(key)) missing.push_back(key);
+  }
+  for (const auto& [key, value] : settings)
+    if (!mine.count(key)) unknown.push_back(key);
+  if (!missing.empty() || !unknown.empty()) {
+    std::string msg = name_ + ": the settings do not match this optimizer";
+    auto list = [&](const char* what, const std::vector<std::string>& keys) {
+      if (keys.empty()) return;
+      msg += str("; ", what, ":");
+      for (const std::string& k : keys) msg += " '" + k + "'";
+    };
+    list("missing", missing);
+    list("unknown", unknown);
+    fail(msg + " (" + name_ + " has: " + join_keys(names) + ")");
+  }
+  const double lr = settings.at("lr");
+  GB_CHECK(lr >= 0.0, name_, ": invalid learning rate ", lr, " (must be >= 0)");
+  check_settings(settings);
+}
+
+void Optimizer::load_settings(const Settings& settings) {
+  validate_settings(settings);
+  const std::vector<std::string> now = state_keys(this->settings()), next = state_keys(settings);
+  if (now != next) {
+    for (size_t i = 0; i < state_.size(); ++i)
+      GB_CHECK(!state_[i].initialized(), name_, ": these settings change the state a parameter ",
+               "keeps (", join_keys(now), " -> ", join_keys(next), ") but parameter ", i,
+               " has state; load the settings together with matching state (load_state)");
+  }
+  lr_ = settings.at("lr");
+  apply_settings(settings);
+}
+
+Optimizer::PendingState Optimizer::prepare_state(
+    const Settings& settings, const std::map<std::string, Tensor>& tensors) const {
+  validate_settings(settings);
   NoGradGuard no_record;
-  const std::vector<std::string> keys = state_keys();
+  const std::vector<std::string> keys = state_keys(settings);
   const std::set<std::string> known(keys.begin(), keys.end());
   std::vector<ParamState> fresh(params_.size());
   std::vector<std::set<std::string>> seen(params_.size());
@@ -160,7 +200,29 @@ void Optimizer::load_state_tensors(const std::map<std::string, Tensor>& tensors)
       GB_CHECK(seen[i].count(key), name_, ": the state of parameter ", i, " lacks '", i, ".", key,
                "' (this ", name_, " keeps: ", join_keys(keys), ")");
   }
-  state_ = std::move(fresh);
+  PendingState pending;
+  pending.owner_ = this;
+  pending.settings_ = settings;
+  pending.state_ = std::move(fresh);
+  return pending;
+}
+
+void Optimizer::commit_state(PendingState&& pending) {
+  GB_CHECK(pending.owner_ == this, name_,
+           ": commit_state got state that this optimizer did not prepare (or that was already "
+           "committed)");
+  pending.owner_ = nullptr;
+  lr_ = pending.settings_.at("lr");
+  apply_settings(pending.settings_);
+  state_ = std::move(pending.state_);
+}
+
+void Optimizer::load_state_tensors(const std::map<std::string, Tensor>& tensors) {
+  commit_state(prepare_state(settings(), tensors));
+}
+
+void Optimizer::load_state(const Settings& settings, const std::map<std::string, Tensor>& tensors) {
+  commit_state(prepare_state(settings, tensors));
 }
 
 }  // namespace glassbox::optim

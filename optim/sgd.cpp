@@ -18,6 +18,15 @@ const SGDOptions& checked(const SGDOptions& o) {
   return o;
 }
 
+// The options `settings` describe (already checked for keys); booleans are nonzero.
+SGDOptions from_settings(const Optimizer::Settings& s) {
+  return SGDOptions(s.at("lr"))
+      .momentum(s.at("momentum"))
+      .dampening(s.at("dampening"))
+      .weight_decay(s.at("weight_decay"))
+      .nesterov(s.at("nesterov") != 0.0);
+}
+
 // One parameter's update over n contiguous elements; buf is null without momentum.
 template <class T>
 void sgd_kernel(T* p, const T* g, T* buf, int64_t n, bool first, double lr, double weight_decay,
@@ -47,8 +56,25 @@ SGDOptions SGD::options() const {
   return o;
 }
 
-std::vector<std::string> SGD::state_keys() const {
-  if (options_.momentum() == 0.0) return {};
+Optimizer::Settings SGD::settings() const {
+  return {{"lr", lr()},
+          {"momentum", options_.momentum()},
+          {"dampening", options_.dampening()},
+          {"weight_decay", options_.weight_decay()},
+          {"nesterov", options_.nesterov() ? 1.0 : 0.0}};
+}
+
+void SGD::check_settings(const Settings& settings) const {
+  const double nesterov = settings.at("nesterov");
+  GB_CHECK(nesterov == 0.0 || nesterov == 1.0, "SGD: setting 'nesterov' must be 0 or 1, got ",
+           nesterov);
+  checked(from_settings(settings));
+}
+
+void SGD::apply_settings(const Settings& settings) noexcept { options_ = from_settings(settings); }
+
+std::vector<std::string> SGD::state_keys(const Settings& settings) const {
+  if (settings.at("momentum") == 0.0) return {};
   return {"momentum_buffer"};
 }
 

@@ -27,10 +27,14 @@ class SGD : public Optimizer {
  public:
   SGD(std::vector<Tensor> params, const SGDOptions& options);
   void step() override;
-  SGDOptions options() const;  // lr reflects set_lr
+  SGDOptions options() const;  // lr reflects set_lr and load_settings
+  // lr, momentum, dampening, weight_decay, nesterov (0 or 1)
+  Settings settings() const override;
 
  protected:
-  std::vector<std::string> state_keys() const override;
+  std::vector<std::string> state_keys(const Settings& settings) const override;
+  void check_settings(const Settings& settings) const override;
+  void apply_settings(const Settings& settings) noexcept override;
 
  private:
   SGDOptions options_;

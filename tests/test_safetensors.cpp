@@ -3,12 +3,18 @@
 // atomic save. Malformed files are built byte by byte here, not with the writer under test.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -150,6 +156,51 @@ std::pair<uint64_t, uint64_t> offsets_of(const std::string& entry) {
   return {std::stoull(s.substr(0, comma)), std::stoull(s.substr(comma + 1))};
 }
 
+// CRC-32 (IEEE, as zlib computes it), bit by bit: an independent reference for the writer.
+uint32_t reference_crc32(const uint8_t* p, size_t n) {
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < n; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+
+std::string hex8(uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+// Where the data section of a serialised file starts.
+size_t data_start(const Bytes& b) { return 8 + static_cast<size_t>(read_le64(b)); }
+
+// The same file with the header's "glassbox.crc32" value replaced by `value` (same length keeps
+// the header length; a different length rebuilds the file around the new header).
+Bytes with_crc_value(const Bytes& b, const std::string& value) {
+  std::string header(b.begin() + 8, b.begin() + static_cast<std::ptrdiff_t>(data_start(b)));
+  const std::string key = "\"glassbox.crc32\":\"";
+  size_t at = header.find(key);
+  REQUIRE(at != std::string::npos);
+  at += key.size();
+  size_t end = header.find('"', at);
+  REQUIRE(end != std::string::npos);
+  header.replace(at, end - at, value);
+  return make_file(header, Bytes(b.begin() + static_cast<std::ptrdiff_t>(data_start(b)), b.end()));
+}
+
+// Reads all of a pipe's `n` bytes, or fewer at end of file.
+ssize_t read_full(int fd, void* buf, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::read(fd, static_cast<char*>(buf) + done, n - done);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    done += static_cast<size_t>(r);
+  }
+  return static_cast<ssize_t>(done);
+}
+
 // A valid file with several dtypes, a 0-d and an empty tensor, and metadata.
 TensorMap sample_tensors() {
   TensorMap m;
@@ -276,7 +327,8 @@ TEST_SUITE("safetensors") {
     CHECK(got3.empty());
     Bytes b = read_bytes(path);
     std::string header(b.begin() + 8, b.end());
-    CHECK(header.find("__metadata__") == std::string::npos);  // empty metadata is not written
+    // the only metadata written is the checksum of the (empty) data section
+    CHECK(header.find(R"("__metadata__":{"glassbox.crc32":"00000000"})") != std::string::npos);
   }
 
   // ------------------------------------------------------------------ the byte format
@@ -706,14 +758,17 @@ TEST_SUITE("safetensors") {
         attempt(b, [&] { return "byte " + std::to_string(i) + " := " + std::to_string(v); });
       }
     }
-    // (c) the data section: corrupt bytes there too (the BOOL tensor must not slip through)
+    // (c) the data section: every changed byte there is caught by the CRC-32
+    const size_t loaded_before_data = loaded;
     for (size_t i = 8 + header_len; i < valid.size(); ++i) {
       for (uint8_t v : {uint8_t{0x02}, uint8_t{0xFF}}) {
+        if (valid[i] == v) continue;
         Bytes b = valid;
         b[i] = v;
         attempt(b, [&] { return "data byte " + std::to_string(i) + " := " + std::to_string(v); });
       }
     }
+    CHECK(loaded == loaded_before_data);
     // (d) random multi-byte damage with a fixed seed
     std::mt19937 rng(1234);
     for (int iter = 0; iter < 400; ++iter) {
@@ -740,6 +795,120 @@ TEST_SUITE("safetensors") {
     CHECK(other == 0);
     CHECK(rejected > 0);
     CHECK(loaded > 0);  // e.g. a changed value byte, or whitespace swaps, still load
+  }
+
+  // ------------------------------------------------------------------ integrity (CRC-32)
+  TEST_CASE("the writer records the data section's CRC-32 and the reader hides the key") {
+    TensorMap in = sample_tensors();
+    Bytes b = safetensors_serialize(in, {{"format", "pt"}});
+    const size_t start = data_start(b);
+    const std::string header(b.begin() + 8, b.begin() + static_cast<std::ptrdiff_t>(start));
+    const std::string want = hex8(reference_crc32(b.data() + start, b.size() - start));
+    CHECK(field_of(entry_of(header, "__metadata__"), "glassbox.crc32") == want);
+    Metadata meta;
+    TensorMap out = parse(b, &meta);
+    CHECK(meta == Metadata{{"format", "pt"}});  // the checksum is not handed back
+    for (const auto& [name, t] : in) check_same(out, name, t);
+
+    // A caller's value for the key is replaced by the real checksum.
+    Bytes forged = safetensors_serialize(in, {{"format", "pt"}, {"glassbox.crc32", "deadbeef"}});
+    CHECK(forged == b);
+
+    // So a load-then-save round trip writes the same file again.
+    TempDir dir;
+    const std::string path = dir.file("round.safetensors");
+    save_safetensors(path, in, {{"format", "pt"}});
+    Metadata meta2;
+    TensorMap again = load_safetensors(path, &meta2);
+    save_safetensors(path, again, meta2);
+    CHECK(read_bytes(path) == b);
+  }
+
+  TEST_CASE("a flipped bit in the data section is a clear CRC error, never wrong weights") {
+    TempDir dir;
+    const std::string path = dir.file("weights.safetensors");
+    TensorMap in{{"w", arange(0, 1000).view({10, 100})}, {"b", from_vector<double>({1, 2}, {2})}};
+    save_safetensors(path, in);
+    const Bytes good = read_bytes(path);
+    const size_t start = data_start(good);
+    const std::string recorded = hex8(reference_crc32(good.data() + start, good.size() - start));
+    for (size_t at : {start, start + 1234, good.size() - 1}) {
+      for (uint8_t bit : {uint8_t{0x01}, uint8_t{0x80}}) {
+        CAPTURE(at);
+        Bytes bad = good;
+        bad[at] ^= bit;
+        write_bytes(path, bad);
+        const std::string found = hex8(reference_crc32(bad.data() + start, bad.size() - start));
+        const std::string message = "load_safetensors(" + path + "): the data is damaged: the " +
+                                    std::to_string(good.size() - start) +
+                                    "-byte data section has CRC-32 " + found +
+                                    " but the file records " + recorded + " (glassbox.crc32)";
+        CHECK_THROWS_WITH_AS(load_safetensors(path), doctest::Contains(message.c_str()),
+                             glassbox::Error);
+        Metadata meta;
+        CHECK_THROWS_AS(parse(bad, &meta), glassbox::Error);
+        CHECK(meta.empty());  // nothing is handed back from a damaged file
+      }
+    }
+    write_bytes(path, good);
+    CHECK(load_safetensors(path).at("w").to_vector<float>() == in["w"].to_vector<float>());
+  }
+
+  TEST_CASE("a malformed checksum value is an Error; upper-case hex is accepted") {
+    const Bytes b = safetensors_serialize({{"x", from_vector<float>({1.f, 2.f}, {2})}});
+    for (const char* bad :
+         {"", "1234567", "123456789", "xyzxyzxy", "0x123456", " 1234567", "1234567g", "-1234567"}) {
+      CAPTURE(bad);
+      CHECK_THROWS_WITH_AS(parse(with_crc_value(b, bad)),
+                           doctest::Contains("'glassbox.crc32' must be 8 hex digits"),
+                           glassbox::Error);
+    }
+    const size_t start = data_start(b);
+    const std::string lower = hex8(reference_crc32(b.data() + start, b.size() - start));
+    std::string upper = lower;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    Metadata meta;
+    CHECK(parse(with_crc_value(b, upper), &meta).at("x").to_vector<float>() ==
+          std::vector<float>{1.f, 2.f});
+    CHECK(meta.empty());
+    // a well-formed but wrong value is damage, not a format error
+    CHECK_THROWS_WITH_AS(parse(with_crc_value(b, "00000000")),
+                         doctest::Contains("the data is damaged"), glassbox::Error);
+    // a non-string value is rejected like any other metadata value
+    std::string header(b.begin() + 8, b.begin() + static_cast<std::ptrdiff_t>(start));
+    const std::string quoted = "\"" + lower + "\"";
+    REQUIRE(header.find(quoted) != std::string::npos);
+    header.replace(header.find(quoted), quoted.size(), "12345678");
+    CHECK_THROWS_WITH_AS(
+        parse(make_file(header, Bytes(b.begin() + static_cast<std::ptrdiff_t>(start), b.end()))),
+        doctest::Contains("value for 'glassbox.crc32' is not a string"), glassbox::Error);
+  }
+
+  TEST_CASE("files without a checksum (other writers) load") {
+    // What PyTorch's safetensors writes: metadata without our key.
+    const std::string h =
+        R"({"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})";
+    Metadata meta;
+    TensorMap out = parse(make_file(h, f32_bytes({1.5f, -2.f})), &meta);
+    CHECK(meta == Metadata{{"format", "pt"}});
+    CHECK(out.at("w").to_vector<float>() == std::vector<float>{1.5f, -2.f});
+    // Our own file with the key taken out loads too.
+    TempDir dir;
+    const std::string path = dir.file("nokey.safetensors");
+    const Bytes b = safetensors_serialize({{"w", ones({3})}}, {{"k", "v"}});
+    std::string header(b.begin() + 8, b.begin() + static_cast<std::ptrdiff_t>(data_start(b)));
+    const std::string entry =  // keys are sorted: "k" follows ours
+        "\"glassbox.crc32\":\"" +
+        hex8(reference_crc32(b.data() + data_start(b), b.size() - data_start(b))) + "\",";
+    REQUIRE(header.find(entry) != std::string::npos);
+    header.erase(header.find(entry), entry.size());
+    write_bytes(
+        path,
+        make_file(header, Bytes(b.begin() + static_cast<std::ptrdiff_t>(data_start(b)), b.end())));
+    Metadata meta2;
+    CHECK(load_safetensors(path, &meta2).at("w").to_vector<float>() ==
+          std::vector<float>{1.f, 1.f, 1.f});
+    CHECK(meta2 == Metadata{{"k", "v"}});
   }
 
   // ------------------------------------------------------------------ atomic save
@@ -786,5 +955,159 @@ TEST_SUITE("safetensors") {
                          doctest::Contains("cannot rename"), glassbox::Error);
     CHECK(fs::is_directory(dir.path / "taken"));
     CHECK(dir.entries() == std::vector<std::string>{"taken"});
+  }
+
+  TEST_CASE("a save killed midway leaves the previous version loadable") {
+    // A child process saves two 8 MB tensors to one path over and over, each save tagged with
+    // its iteration, and reports each completed save through a pipe. It is SIGKILLed at
+    // different points of a save: as soon as its temporary file appears, once half the data is
+    // in it, once all of it is (fsync / rename), and at two fractions of a save's duration.
+    // Whatever is on disk must load, pass its CRC, and be one whole version: both tensors and
+    // the metadata from the same save.
+    TempDir dir;
+    const std::string path = dir.file("ckpt.safetensors");
+    const std::string tmp_prefix = "ckpt.safetensors.tmp.";
+    const int64_t n = int64_t{2} << 20;                            // 2M float32 = 8 MB per tensor
+    const uint64_t file_bytes = 2 * static_cast<uint64_t>(n) * 4;  // plus the header
+    // size of the largest temporary in the folder, or -1 when there is none
+    auto temp_size = [&]() -> int64_t {
+      int64_t best = -1;
+      std::error_code ec;
+      for (fs::directory_iterator it(dir.path, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().filename().string().rfind(tmp_prefix, 0) != 0) continue;
+        std::error_code ec2;
+        const auto size = fs::file_size(it->path(), ec2);
+        if (!ec2) best = std::max(best, static_cast<int64_t>(size));
+      }
+      return best;
+    };
+    const int64_t kill_at_size[] = {0, static_cast<int64_t>(file_bytes / 2),
+                                    static_cast<int64_t>(file_bytes), -1, -1};
+    const double kill_at_fraction[] = {0, 0, 0, 0.35, 0.8};
+    int left_temporaries = 0;
+    for (int round = 0; round < 5; ++round) {
+      CAPTURE(round);
+      int fds[2];
+      REQUIRE(::pipe(fds) == 0);
+      const pid_t pid = ::fork();
+      REQUIRE(pid >= 0);
+      if (pid == 0) {  // the child: save until killed; it never returns into doctest
+        ::close(fds[0]);
+        try {
+          std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n));
+          for (int64_t it = 0;; ++it) {
+            const float tag = static_cast<float>(round * 100000 + it + 1);
+            std::fill(a.begin(), a.end(), tag);
+            std::fill(b.begin(), b.end(), -tag);
+            save_safetensors(path,
+                             {{"a", from_blob(a.data(), {n}, kFloat32)},
+                              {"b", from_blob(b.data(), {n / 2, 2}, kFloat32)}},
+                             {{"iteration", std::to_string(it)}, {"round", std::to_string(round)}});
+            const char saved = 1;
+            if (::write(fds[1], &saved, 1) != 1) ::_exit(3);
+          }
+        } catch (...) {
+          ::_exit(2);
+        }
+        ::_exit(1);
+      }
+      ::close(fds[1]);
+      // Wait for two complete saves (so a previous version exists and a save's duration is
+      // known), then for the moment to kill. Nothing here may leave the scope with the child
+      // running: failures are recorded and checked after the kill.
+      char saved[2] = {0, 0};
+      const bool first = read_full(fds[0], saved, 1) == 1;
+      const auto t1 = std::chrono::steady_clock::now();
+      const bool second = first && read_full(fds[0], saved + 1, 1) == 1;
+      const auto t2 = std::chrono::steady_clock::now();
+      bool reached = true;
+      if (second && kill_at_size[round] >= 0) {
+        const auto deadline = t2 + std::chrono::seconds(20);
+        while (temp_size() < kill_at_size[round]) {
+          if (std::chrono::steady_clock::now() > deadline) {
+            reached = false;
+            break;
+          }
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+      } else if (second) {
+        std::this_thread::sleep_for((t2 - t1) * kill_at_fraction[round]);
+      }
+      ::kill(pid, SIGKILL);
+      ::close(fds[0]);
+      int status = 0;
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      REQUIRE(first);
+      REQUIRE(second);
+      CHECK(reached);
+      CHECK(WIFSIGNALED(status));  // it was killed while saving, not ended by an error
+      if (WIFSIGNALED(status)) CHECK(WTERMSIG(status) == SIGKILL);
+      if (temp_size() >= 0) ++left_temporaries;
+
+      Metadata meta;
+      TensorMap out;
+      REQUIRE_NOTHROW(out = load_safetensors(path, &meta));
+      REQUIRE(meta.count("iteration") == 1);
+      CHECK(meta.at("round") == std::to_string(round));
+      const int64_t iteration = std::stoll(meta.at("iteration"));
+      CHECK(iteration >= 1);
+      const float tag = static_cast<float>(round * 100000 + iteration + 1);
+      REQUIRE(out.size() == 2);
+      REQUIRE(out.at("a").numel() == n);
+      REQUIRE(out.at("b").numel() == n);
+      const std::vector<float> va = out.at("a").to_vector<float>();
+      const std::vector<float> vb = out.at("b").to_vector<float>();
+      CHECK(std::all_of(va.begin(), va.end(), [tag](float v) { return v == tag; }));
+      CHECK(std::all_of(vb.begin(), vb.end(), [tag](float v) { return v == -tag; }));
+    }
+    // The kills that landed while a temporary existed (at least the first one) left it behind,
+    // and only it; the next save removes those of dead saves.
+    CHECK(left_temporaries >= 1);
+    for (const std::string& name : dir.entries()) {
+      CAPTURE(name);
+      CHECK((name == "ckpt.safetensors" || name.rfind(tmp_prefix, 0) == 0));
+    }
+    save_safetensors(path, {{"a", ones({1})}});
+    CHECK(dir.entries() == std::vector<std::string>{"ckpt.safetensors"});
+  }
+
+  TEST_CASE("a save removes the temporaries of dead saves of its file, and nothing else") {
+    TempDir dir;
+    const std::string path = dir.file("m.safetensors");
+    // left by killed saves: nobody holds a lock on them
+    write_bytes(dir.file("m.safetensors.tmp.4194301.0"), {1, 2, 3});
+    write_bytes(dir.file("m.safetensors.tmp.12.345"), {});
+    // a live save's temporary: its saver holds an flock on it
+    const std::string live = dir.file("m.safetensors.tmp.7.8");
+    write_bytes(live, {1});
+    const int fd = ::open(live.c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+    // not temporaries of this file: left alone
+    const std::vector<std::string> others = {
+        "other.safetensors.tmp.1.2", "m.safetensors.tmp.1",  "m.safetensors.tmp.1.2.bak",
+        "m.safetensors.tmp.x.2",     "m.safetensors.tmp..2", "m.safetensors.tmp.1.",
+        "xm.safetensors.tmp.1.2",    "m.safetensors.tmp.5.5"};  // a directory, below
+    for (size_t i = 0; i + 1 < others.size(); ++i) write_bytes(dir.file(others[i]), {9});
+    fs::create_directory(dir.path / others.back());
+    fs::create_symlink(dir.file("other.safetensors.tmp.1.2"), dir.path / "m.safetensors.tmp.6.6");
+
+    save_safetensors(path, {{"x", ones({2})}});
+    std::vector<std::string> want = others;
+    want.push_back("m.safetensors");
+    want.push_back("m.safetensors.tmp.7.8");
+    want.push_back("m.safetensors.tmp.6.6");
+    std::sort(want.begin(), want.end());
+    std::vector<std::string> got = dir.entries();
+    std::sort(got.begin(), got.end());
+    CHECK(got == want);
+    CHECK(read_bytes(live) == Bytes{1});
+
+    // once its saver is gone (the lock released), the next save removes it too
+    ::close(fd);
+    save_safetensors(path, {{"x", ones({3})}});
+    CHECK_FALSE(fs::exists(live));
+    CHECK(load_safetensors(path).at("x").numel() == 3);
   }
 }

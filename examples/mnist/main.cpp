@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "datasets/mnist.h"
+#include "nn/serialize.h"
 #include "plot.h"
 #include "progress.h"
 #include "train.h"
@@ -43,7 +44,11 @@ MNIST with Adam and prints the accuracy on the 10,000 test images.
   --plot FILE       draw test accuracy and loss vs time as PNG (gnuplot); the metrics go to
                     --metrics, or to FILE with a .csv extension
   --compare FILE    another run's metrics CSV to draw beside this one (repeatable)
-  --save FILE       save the trained weights as safetensors (PyTorch state_dict names)
+  --save FILE       write a training checkpoint (weights, Adam state, epoch, random state,
+                    data order) after every epoch, atomically; `predict` reads it too
+  --resume FILE     continue the run saved in FILE up to --epochs (bit-identical on CPU)
+  --export FILE     write the trained weights alone as safetensors with PyTorch's names
+                    (scripts/safetensors_to_torch.py turns them into a torch state_dict)
   --help            this text
 )";
 
@@ -53,9 +58,9 @@ struct Args {
 };
 
 Args parse(int argc, char** argv) {
-  static const char* known[] = {"epochs",  "batch",     "lr",   "seed",    "threads",
-                                "device",  "conv-algo", "data", "dataset", "subset",
-                                "metrics", "plot",      "save", "compare"};
+  static const char* known[] = {"epochs",    "batch",   "lr",      "seed",   "threads", "device",
+                                "conv-algo", "data",    "dataset", "subset", "metrics", "plot",
+                                "save",      "compare", "resume",  "export"};
   Args args;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i], value;
@@ -167,6 +172,8 @@ int run(int argc, char** argv) {
   options.metrics_path = get(args, "metrics");
   if (!plot.empty() && options.metrics_path.empty())
     options.metrics_path = std::filesystem::path(plot).replace_extension(".csv").string();
+  options.checkpoint_path = get(args, "save");
+  options.resume_path = get(args, "resume");
   options.log = &std::cerr;
   options.interactive = mnist::Progress::is_terminal(STDERR_FILENO);
 
@@ -196,12 +203,12 @@ int run(int argc, char** argv) {
     mnist::plot_metrics(files, plot);
     std::cout << "plot: " << plot << "\n";
   }
-  const std::string save = get(args, "save");
-  if (!save.empty()) {
-    TensorMap state;
-    for (const auto& [name, tensor] : net->state_dict()) state[name] = tensor.cpu();
-    save_safetensors(save, state, {{"format", "pt"}, {"model", "glassbox mnist notebook CNN"}});
-    std::cout << "weights: " << save << "\n";
+  if (!options.checkpoint_path.empty())
+    std::cout << "checkpoint: " << options.checkpoint_path << "\n";
+  const std::string weights = get(args, "export");
+  if (!weights.empty()) {
+    nn::save(*net, weights, {{"model", "glassbox mnist notebook CNN"}});
+    std::cout << "weights: " << weights << "\n";
   }
   return 0;
 }

@@ -42,10 +42,14 @@ bool parse_field(std::string_view field, T& value) {
 
 }  // namespace
 
-MetricsWriter::MetricsWriter(const std::string& path) : path_(path), out_(path, std::ios::trunc) {
+MetricsWriter::MetricsWriter(const std::string& path, bool append) : path_(path) {
+  std::error_code ec;
+  append = append && std::filesystem::file_size(path, ec) > 0 && !ec;
+  if (append) read_metrics(path);  // only continue a file that is a metrics log
+  out_.open(path, append ? std::ios::app : std::ios::trunc);
   GB_CHECK(out_.is_open(), "cannot open metrics file '", path,
            "' for writing: ", std::strerror(errno));
-  out_ << kHeader << '\n' << std::flush;
+  if (!append) out_ << kHeader << '\n' << std::flush;
   GB_CHECK(out_.good(), "cannot write metrics file '", path, "'");
 }
 

@@ -18,8 +18,10 @@ struct MetricsRow {
 
 class MetricsWriter {
  public:
-  explicit MetricsWriter(const std::string& path);  // truncates; throws Error naming the path
-  void write(const MetricsRow& row);                // one line, flushed (a crash keeps the log)
+  // Starts a new file (truncating), or with append=true continues an existing log (a resumed
+  // run; the file must read back as a metrics log). Throws Error naming the path.
+  explicit MetricsWriter(const std::string& path, bool append = false);
+  void write(const MetricsRow& row);  // one line, flushed (a crash keeps the log)
 
  private:
   std::string path_;

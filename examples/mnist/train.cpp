@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "datasets/dataloader.h"
+#include "nn/checkpoint.h"
 #include "metrics.h"
 #include "progress.h"
 
@@ -29,6 +30,9 @@ class TestBatches {
  public:
   TestBatches(std::shared_ptr<const datasets::Dataset> data, int64_t batch_size)
       : data_(std::move(data)), batch_size_(std::min(batch_size, data_->size())) {}
+
+  int64_t next() const { return next_; }
+  void set_next(int64_t next) { next_ = next % data_->size(); }
 
   double score(MnistNet& net, Device device) {
     std::vector<int64_t> indices;
@@ -68,23 +72,48 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
   GB_CHECK(options.epochs >= 0, "train: epochs must be >= 0, got ", options.epochs);
   GB_CHECK(options.score_every > 0, "train: score_every must be positive, got ",
            options.score_every);
-  datasets::DataLoader loader(train_set, datasets::DataLoaderOptions()
-                                             .batch_size(options.batch_size)
-                                             .shuffle(true)
-                                             .seed(options.seed));
-  GB_CHECK(loader.size() > 0, "train: no batches (", train_set->size(), " examples)");
   optim::Adam optimizer(net->parameters(), optim::AdamOptions(options.lr));
   TestBatches test_batches(test_set, options.batch_size);
+  TrainResult result;
+  uint64_t data_seed = options.seed;
+  double elapsed_before = 0;  // seconds spent before the checkpoint we resume from
+  if (!options.resume_path.empty()) {
+    const TrainingState state = load_checkpoint(options.resume_path, *net, optimizer);
+    default_generator().set_state(state.rng);  // the same dropout masks as an unbroken run
+    data_seed = state.data_seed;
+    result.steps = state.step;
+    result.first_epoch = state.epoch + 1;
+    auto extra = [&](const char* key) {
+      auto it = state.extra.find(key);
+      GB_CHECK(it != state.extra.end(), "train: ", options.resume_path,
+               " was not written by the mnist training loop (no '", key, "')");
+      return it->second;
+    };
+    // The data order only replays with the same data set size and batch size.
+    GB_CHECK(extra("batch_size") == std::to_string(options.batch_size) &&
+                 extra("train_examples") == std::to_string(train_set->size()),
+             "train: ", options.resume_path, " was trained with batch ", extra("batch_size"),
+             " on ", extra("train_examples"), " examples; this run has batch ", options.batch_size,
+             " and ", train_set->size(), " examples");
+    test_batches.set_next(std::stoll(extra("test_batch_next")));
+    elapsed_before = std::stod(extra("elapsed_seconds"));
+  }
+  datasets::DataLoader loader(
+      train_set,
+      datasets::DataLoaderOptions().batch_size(options.batch_size).shuffle(true).seed(data_seed));
+  loader.set_epoch(result.first_epoch - 1);  // the order the interrupted run would have used
+  GB_CHECK(loader.size() > 0, "train: no batches (", train_set->size(), " examples)");
   std::optional<MetricsWriter> metrics;
-  if (!options.metrics_path.empty()) metrics.emplace(options.metrics_path);
+  if (!options.metrics_path.empty())
+    metrics.emplace(options.metrics_path, /*append=*/!options.resume_path.empty());
   std::ostringstream sink;  // progress goes nowhere when there is no log
   std::ostream& out = options.log ? *options.log : sink;
-  Progress progress(options.epochs, loader.size(), out, options.interactive);
+  Progress progress(std::max<int64_t>(options.epochs, 1), loader.size(), out, options.interactive);
 
-  TrainResult result;
   net->train();
   const Clock::time_point start = Clock::now();
-  for (int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
+  auto elapsed = [&] { return elapsed_before + seconds_since(start); };
+  for (int64_t epoch = result.first_epoch; epoch <= options.epochs; ++epoch) {
     const Clock::time_point epoch_start = Clock::now();
     double loss_sum = 0;
     int64_t step = 0;
@@ -100,9 +129,9 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
       ++result.steps;
       if (result.steps % options.score_every == 0) {
         const double accuracy = test_batches.score(net, options.device);
-        if (metrics) metrics->write({seconds_since(start), result.steps, loss_value, accuracy});
+        if (metrics) metrics->write({elapsed(), result.steps, loss_value, accuracy});
       }
-      progress.update(epoch, step, loss_value, batch.data.size(0), seconds_since(start));
+      progress.update(epoch, step, loss_value, batch.data.size(0), elapsed());
     }
     result.epoch_seconds.push_back(seconds_since(epoch_start));
     result.epoch_loss.push_back(loss_sum / double(step));
@@ -111,6 +140,18 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
     line << "epoch " << epoch << "/" << options.epochs << ": mean loss " << result.epoch_loss.back()
          << ", " << result.epoch_seconds.back() << " s";
     progress.log(line.str());
+    if (!options.checkpoint_path.empty()) {
+      TrainingState state;
+      state.epoch = epoch;
+      state.step = result.steps;
+      state.rng = default_generator().state();
+      state.data_seed = data_seed;
+      state.extra["test_batch_next"] = std::to_string(test_batches.next());
+      state.extra["batch_size"] = std::to_string(options.batch_size);
+      state.extra["train_examples"] = std::to_string(train_set->size());
+      state.extra["elapsed_seconds"] = std::to_string(elapsed());
+      save_checkpoint(options.checkpoint_path, *net, optimizer, state);
+    }
   }
   result.test_accuracy = evaluate(net, test_set, options.batch_size, options.device);
   return result;

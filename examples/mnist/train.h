@@ -23,16 +23,25 @@ struct TrainOptions {
   Device device = kCPU;
   std::ostream* log = nullptr;  // progress and epoch summaries; null: silent
   bool interactive = false;     // draw a live progress bar (a terminal) or write plain lines
+  // A training checkpoint (model, Adam state, epoch, step, generator state, data order) is
+  // written here after every epoch; empty: none.
+  std::string checkpoint_path;
+  // Continue the run saved in this checkpoint: its weights, optimizer state, data order and
+  // random stream replace this run's, and training goes on from the epoch after the saved one
+  // up to `epochs`. On the CPU the result is bit-identical to a run that never stopped.
+  std::string resume_path;
 };
 
 struct TrainResult {
   std::vector<double> epoch_seconds;  // wall time of each epoch, test-batch scoring included
   std::vector<double> epoch_loss;     // mean training loss of each epoch
   double test_accuracy = 0;           // on the whole test set, after the last epoch
-  int64_t steps = 0;
+  int64_t steps = 0;                  // optimizer steps in total, those before a resume included
+  int64_t first_epoch = 1;            // 1, or the epoch a resumed run started with
 };
 
-// Trains `net` (whose weights the caller initialised, e.g. after manual_seed) in place.
+// Trains `net` (whose weights the caller initialised, e.g. after manual_seed) in place. The
+// data order comes from options.seed (or the checkpoint's when resuming).
 TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_set,
                   std::shared_ptr<const datasets::Dataset> test_set, const TrainOptions& options);
 

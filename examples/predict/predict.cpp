@@ -1,0 +1,122 @@
+#include "predict.h"
+
+#include <stb_image.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+namespace glassbox::predict {
+
+namespace {
+
+constexpr int kSide = 28;
+
+// One axis of the box filter: output i covers the source interval [i*n/m, (i+1)*n/m); each
+// source pixel j (the interval [j, j+1)) weighs by its overlap, divided by the interval's
+// length. Row i of the result holds (source index, weight) pairs summing to 1.
+using Weights = std::vector<std::vector<std::pair<int, float>>>;
+
+Weights box_weights(int n, int m) {
+  Weights w(static_cast<size_t>(m));
+  const double scale = double(n) / m;
+  for (int i = 0; i < m; ++i) {
+    const double lo = i * scale, hi = (i + 1) * scale;
+    for (int j = int(std::floor(lo)); j < n && j < hi; ++j) {
+      const double overlap = std::min(hi, j + 1.0) - std::max(lo, double(j));
+      if (overlap > 1e-12) w[size_t(i)].push_back({j, float(overlap / scale)});
+    }
+  }
+  return w;
+}
+
+}  // namespace
+
+std::vector<float> resize_area(const std::vector<float>& src, int w, int h, int out_w, int out_h) {
+  GB_CHECK(w > 0 && h > 0 && out_w > 0 && out_h > 0 && src.size() == size_t(w) * size_t(h),
+           "resize_area: a ", w, "x", h, " image of ", src.size(), " pixels cannot become ", out_w,
+           "x", out_h);
+  // Rows first (w -> out_w), then columns (h -> out_h): the filter is separable.
+  const auto wx = box_weights(w, out_w), wy = box_weights(h, out_h);
+  std::vector<float> rows(size_t(out_w) * size_t(h), 0.f);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < out_w; ++x)
+      for (auto [j, weight] : wx[size_t(x)])
+        rows[size_t(y) * out_w + x] += weight * src[size_t(y) * w + j];
+  std::vector<float> out(size_t(out_w) * size_t(out_h), 0.f);
+  for (int y = 0; y < out_h; ++y)
+    for (auto [j, weight] : wy[size_t(y)])
+      for (int x = 0; x < out_w; ++x)
+        out[size_t(y) * out_w + x] += weight * rows[size_t(j) * out_w + x];
+  return out;
+}
+
+Tensor load_image_for_mnist(const std::string& path, bool invert_auto,
+                            datasets::Normalize normalize) {
+  int w = 0, h = 0, channels = 0;
+  std::unique_ptr<unsigned char, void (*)(void*)> px(stbi_load(path.c_str(), &w, &h, &channels, 1),
+                                                     stbi_image_free);
+  GB_CHECK(px != nullptr, "cannot read image ", path, ": ", stbi_failure_reason());
+  std::vector<float> grey(px.get(), px.get() + size_t(w) * size_t(h));
+
+  // The background: the mean of the outermost ring of pixels.
+  double border = 0;
+  int64_t count = 0;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      if (y == 0 || y == h - 1 || x == 0 || x == w - 1) {
+        border += grey[size_t(y) * w + x];
+        ++count;
+      }
+  border /= double(count);
+  if (invert_auto && border > 127) {  // dark on light: make it light on dark, as MNIST
+    for (float& v : grey) v = 255.f - v;
+    border = 255 - border;
+  }
+
+  // Pad the shorter side with the background so the square keeps the digit centred.
+  const int side = std::max(w, h), left = (side - w) / 2, top = (side - h) / 2;
+  std::vector<float> square(size_t(side) * size_t(side), float(border));
+  for (int y = 0; y < h; ++y)
+    std::copy_n(&grey[size_t(y) * w], w, &square[size_t(y + top) * side + left]);
+
+  std::vector<float> small = resize_area(square, side, side, kSide, kSide);
+  for (float& v : small) v = float((v / 255.0 - normalize.mean) / normalize.std);
+  return from_vector(small, {1, 1, kSide, kSide});
+}
+
+void load_weights(mnist::MnistNet& net, const std::string& path) {
+  TensorMap file = load_safetensors(path);
+  TensorMap state;
+  if (file.count("model.conv1.weight")) {  // a training checkpoint: keep only "model.*"
+    const std::string prefix = "model.";
+    for (const auto& [name, tensor] : file)
+      if (name.compare(0, prefix.size(), prefix) == 0) state[name.substr(prefix.size())] = tensor;
+  } else {
+    state = std::move(file);
+  }
+  try {
+    net->load_state_dict(state, /*strict=*/true);
+  } catch (const Error& e) {
+    fail(str(path, " does not hold the notebook network's weights: ", e.what()));
+  }
+}
+
+std::vector<Prediction> top_k(const Tensor& log_probs_row, int k) {
+  GB_CHECK(log_probs_row.dim() == 1 || (log_probs_row.dim() == 2 && log_probs_row.size(0) == 1),
+           "top_k: expected one row of log-probabilities ([C] or [1,C]), got ",
+           log_probs_row.shape_str());
+  GB_CHECK(k >= 1, "top_k: k must be at least 1, got ", k);
+  std::vector<double> lp = log_probs_row.to_vector<double>();
+  std::vector<Prediction> all;
+  for (size_t i = 0; i < lp.size(); ++i) all.push_back({int64_t(i), std::exp(lp[i])});
+  const size_t n = std::min(all.size(), size_t(k));
+  std::partial_sort(
+      all.begin(), all.begin() + n, all.end(), [](const Prediction& a, const Prediction& b) {
+        return a.probability != b.probability ? a.probability > b.probability : a.label < b.label;
+      });
+  all.resize(n);
+  return all;
+}
+
+}  // namespace glassbox::predict

@@ -1,0 +1,366 @@
+#include "nn/checkpoint.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <iomanip>
+#include <iterator>
+#include <locale>
+#include <sstream>
+#include <utility>
+
+#include "core/error.h"
+
+namespace glassbox {
+
+namespace {
+
+const char kCheckpointKey[] = "glassbox.checkpoint";
+const char kCheckpointVersion[] = "1";
+const std::string kModel = "model.";
+const std::string kOptimizer = "optimizer.";
+const std::string kExtra = "extra.";
+const std::string kRng = "rng.";
+// the optimizer's own metadata; every other "optimizer.<key>" is one of its settings
+const std::string kOptimizerType = "optimizer.type";
+const std::string kOptimizerParams = "optimizer.num_params";
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// ---------------------------------------------------------------- exact text for numbers
+// Locale-independent, so a program that changed LC_NUMERIC writes and reads the same files.
+
+bool read_double(const std::string& text, double* out) {
+  if (text == "nan") return *out = std::nan(""), true;
+  if (text == "inf") return *out = HUGE_VAL, true;
+  if (text == "-inf") return *out = -HUGE_VAL, true;
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  std::istringstream is(text);
+  is.imbue(std::locale::classic());
+  double v = 0;
+  is >> v;
+  if (is.fail() || is.peek() != std::char_traits<char>::eof()) return false;
+  *out = v;
+  return true;
+}
+
+// The shortest decimal text (at most 17 digits) that reads back to exactly `v`.
+std::string format_double(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  std::string text;
+  for (int digits = 15; digits <= 17; ++digits) {
+    std::ostringstream os;
+    os.imbue(std::locale::classic());
+    os << std::setprecision(digits) << v;
+    text = os.str();
+    double back = 0;
+    if (read_double(text, &back) && std::memcmp(&back, &v, sizeof v) == 0) break;
+  }
+  return text;
+}
+
+std::string format_hex64(uint64_t v) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out = "0x";
+  for (int shift = 60; shift >= 0; shift -= 4) out += digits[(v >> shift) & 0xf];
+  return out;
+}
+
+uint64_t double_bits(double v) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+
+double bits_double(uint64_t bits) {
+  double v = 0;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+// Reads `meta[key]` strictly; errors name the key and quote the text.
+class MetaReader {
+ public:
+  explicit MetaReader(const Metadata& meta) : meta_(meta) {}
+
+  const std::string& text(const std::string& key) const {
+    auto it = meta_.find(key);
+    GB_CHECK(it != meta_.end(), "the metadata lacks '", key, "'");
+    return it->second;
+  }
+
+  double real(const std::string& key) const {
+    const std::string& t = text(key);
+    double v = 0;
+    GB_CHECK(read_double(t, &v), "metadata '", key, "' is not a number: '", t, "'");
+    return v;
+  }
+
+  // Decimal digits only (with a leading '-' when `allow_negative`), no leading zeros.
+  uint64_t unsigned_int(const std::string& key) const { return integer(key, false); }
+  int64_t signed_int(const std::string& key) const {
+    const uint64_t magnitude = integer(key, true);
+    const std::string& t = text(key);
+    const bool negative = t[0] == '-';
+    GB_CHECK(magnitude <= (negative ? uint64_t(1) << 63 : (uint64_t(1) << 63) - 1), "metadata '",
+             key, "' is out of the range of int64: '", t, "'");
+    return negative ? int64_t(0 - magnitude) : int64_t(magnitude);
+  }
+
+  // "0x" and 1 to 16 hex digits.
+  uint64_t hex(const std::string& key) const {
+    const std::string& t = text(key);
+    const bool ok = t.size() > 2 && t.size() <= 18 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X');
+    uint64_t v = 0;
+    for (size_t i = 2; ok && i < t.size(); ++i) {
+      const char c = t[i];
+      int d = -1;
+      if (c >= '0' && c <= '9') d = c - '0';
+      if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+      GB_CHECK(d >= 0, "metadata '", key, "' is not a 0x-prefixed hex number: '", t, "'");
+      v = (v << 4) | uint64_t(d);
+    }
+    GB_CHECK(ok, "metadata '", key, "' is not a 0x-prefixed 64-bit hex number: '", t, "'");
+    return v;
+  }
+
+  bool flag(const std::string& key) const {
+    const std::string& t = text(key);
+    GB_CHECK(t == "0" || t == "1", "metadata '", key, "' must be 0 or 1, got '", t, "'");
+    return t == "1";
+  }
+
+ private:
+  uint64_t integer(const std::string& key, bool allow_negative) const {
+    const std::string& t = text(key);
+    size_t i = allow_negative && !t.empty() && t[0] == '-' ? 1 : 0;
+    // one spelling per value: no leading zeros, no "-0"
+    bool ok = i < t.size() && !(t[i] == '0' && (t.size() > i + 1 || i == 1));
+    uint64_t v = 0;
+    for (; ok && i < t.size(); ++i) {
+      if (t[i] < '0' || t[i] > '9') {
+        ok = false;
+        break;
+      }
+      const uint64_t d = uint64_t(t[i] - '0');
+      GB_CHECK(v <= (UINT64_MAX - d) / 10, "metadata '", key, "' is out of range: '", t, "'");
+      v = v * 10 + d;
+    }
+    GB_CHECK(ok, "metadata '", key, "' is not ",
+             allow_negative ? "an integer" : "a non-negative integer", ": '", t, "'");
+    return v;
+  }
+
+  const Metadata& meta_;
+};
+
+// Runs `body`; an Error it throws comes back with `where: ` in front.
+template <class F>
+auto with_context(const std::string& where, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    fail(str(where, ": ", e.what()));
+  }
+}
+
+// Validates the optimizer part of a checkpoint (tensors named "<index>.<key>", metadata
+// "optimizer.*") against `optimizer` and builds its new state without changing it.
+optim::Optimizer::PendingState prepare_optimizer(const optim::Optimizer& optimizer,
+                                                 const TensorMap& tensors, const Metadata& meta) {
+  const MetaReader read(meta);
+  GB_CHECK(meta.count(kOptimizerType), "the metadata lacks '", kOptimizerType,
+           "'; this is not optimizer state");
+  const std::string& type = read.text(kOptimizerType);
+  GB_CHECK(type == optimizer.name(), "the checkpoint holds ", type, " state, the optimizer is ",
+           optimizer.name());
+  const uint64_t count = read.unsigned_int(kOptimizerParams);
+  GB_CHECK(count == optimizer.params().size(), "the checkpoint holds ", type, " state for ", count,
+           " parameters, the optimizer has ", optimizer.params().size());
+  optim::Optimizer::Settings settings;
+  for (const auto& [key, value] : meta) {
+    if (!starts_with(key, kOptimizer) || key == kOptimizerType || key == kOptimizerParams) continue;
+    settings[key.substr(kOptimizer.size())] = read.real(key);
+  }
+  return optimizer.prepare_state(settings, tensors);
+}
+
+void write_optimizer_metadata(const optim::Optimizer& optimizer, Metadata& meta) {
+  meta[kOptimizerType] = optimizer.name();
+  meta[kOptimizerParams] = std::to_string(optimizer.params().size());
+  for (const auto& [key, value] : optimizer.settings()) {
+    const std::string name = kOptimizer + key;
+    GB_CHECK(name != kOptimizerType && name != kOptimizerParams, optimizer.name(),
+             ": a setting named '", key, "' clashes with the checkpoint's own key '", name, "'");
+    meta[name] = format_double(value);
+  }
+}
+
+// The training state a checkpoint's metadata holds.
+TrainingState parse_training_state(const Metadata& meta) {
+  const MetaReader read(meta);
+  TrainingState st;
+  st.epoch = read.signed_int("epoch");
+  st.step = read.signed_int("step");
+  st.data_seed = read.unsigned_int("data_seed");
+  for (int i = 0; i < 4; ++i) st.rng.s[i] = read.hex(str("rng.s", i));
+  st.rng.seed = read.unsigned_int("rng.seed");
+  st.rng.has_spare = read.flag("rng.has_spare");
+  st.rng.spare = bits_double(read.hex("rng.spare"));
+  static const char* const known[] = {"rng.s0",   "rng.s1",        "rng.s2",   "rng.s3",
+                                      "rng.seed", "rng.has_spare", "rng.spare"};
+  for (const auto& [key, value] : meta) {
+    if (starts_with(key, kExtra)) st.extra[key.substr(kExtra.size())] = value;
+    if (starts_with(key, kRng))
+      GB_CHECK(std::find(std::begin(known), std::end(known), key) != std::end(known),
+               "unknown metadata key '", key,
+               "' (the generator state is rng.s0..rng.s3, rng.seed, rng.has_spare, rng.spare)");
+  }
+  return st;
+}
+
+// Every way `tensors` fails to fit `model` strictly, as load_state_dict would find it
+// (missing and unexpected names, shapes and dtypes that differ) but without loading: an
+// error message in load_state_dict's layout, or "" when the model part fits. A model that
+// does not fit usually leaves the optimizer unfit too; the caller adds that as one more line.
+std::string model_mismatch(const nn::Module& model, const TensorMap& tensors) {
+  const nn::OrderedDict<Tensor> mine = model.state_dict();
+  std::vector<std::string> missing, unexpected, mismatched;
+  for (const auto& [name, t] : mine) {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) {
+      missing.push_back(name);
+      continue;
+    }
+    const Tensor& v = it->second;
+    const bool same_shape = v.shape() == t.shape(), same_dtype = v.dtype() == t.dtype();
+    if (!same_shape && !same_dtype)
+      mismatched.push_back(str(name, ": ", dtype_name(t.dtype()), " ", t.shape_str(),
+                               " in the model, ", dtype_name(v.dtype()), " ", v.shape_str(),
+                               " in the checkpoint"));
+    else if (!same_shape)
+      mismatched.push_back(str(name, ": shape ", t.shape_str(), " in the model, ", v.shape_str(),
+                               " in the checkpoint"));
+    else if (!same_dtype)
+      mismatched.push_back(str(name, ": ", dtype_name(t.dtype()), " in the model, ",
+                               dtype_name(v.dtype()), " in the checkpoint"));
+  }
+  for (const auto& [name, t] : tensors)
+    if (!mine.contains(name)) unexpected.push_back(name);
+  if (missing.empty() && unexpected.empty() && mismatched.empty()) return "";
+  std::string counts, lines;
+  auto names = [&](const char* what, const std::vector<std::string>& keys) {
+    if (keys.empty()) return;
+    counts += str(counts.empty() ? "" : ", ", keys.size(), " ", what);
+    lines += str("\n  ", what, ": ");
+    for (size_t i = 0; i < keys.size(); ++i) lines += (i ? ", '" : "'") + keys[i] + "'";
+  };
+  names("missing", missing);
+  names("unexpected", unexpected);
+  if (!mismatched.empty())
+    counts += str(counts.empty() ? "" : ", ", mismatched.size(), " mismatched");
+  for (const std::string& m : mismatched) lines += "\n  mismatched: " + m;
+  return str("the checkpoint does not match ", model.name(), " (", counts,
+             "); nothing was loaded:", lines);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- optimizer alone
+
+TensorMap optimizer_state_tensors(const optim::Optimizer& optimizer, Metadata* metadata) {
+  if (metadata) write_optimizer_metadata(optimizer, *metadata);
+  TensorMap out;
+  for (auto& [name, t] : optimizer.state_dict_tensors()) out[name] = t.cpu();
+  return out;
+}
+
+void load_optimizer_state(optim::Optimizer& optimizer, const TensorMap& tensors,
+                          const Metadata& metadata) {
+  optimizer.commit_state(with_context(
+      "load_optimizer_state", [&] { return prepare_optimizer(optimizer, tensors, metadata); }));
+}
+
+void save_optimizer(const optim::Optimizer& optimizer, const std::string& path) {
+  Metadata meta;
+  const TensorMap tensors = optimizer_state_tensors(optimizer, &meta);
+  save_safetensors(path, tensors, meta);
+}
+
+void load_optimizer(optim::Optimizer& optimizer, const std::string& path) {
+  Metadata meta;
+  const TensorMap tensors = load_safetensors(path, &meta);
+  optimizer.commit_state(with_context("load_optimizer(" + path + ")",
+                                      [&] { return prepare_optimizer(optimizer, tensors, meta); }));
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+void save_checkpoint(const std::string& path, const nn::Module& model,
+                     const optim::Optimizer& optimizer, const TrainingState& state) {
+  TensorMap tensors;
+  for (const auto& [name, t] : model.state_dict()) tensors[kModel + name] = t.detach().cpu();
+  Metadata meta;
+  for (auto& [name, t] : optimizer_state_tensors(optimizer, &meta)) tensors[kOptimizer + name] = t;
+  meta[kCheckpointKey] = kCheckpointVersion;
+  meta["epoch"] = std::to_string(state.epoch);
+  meta["step"] = std::to_string(state.step);
+  meta["data_seed"] = std::to_string(state.data_seed);
+  for (int i = 0; i < 4; ++i) meta[str("rng.s", i)] = format_hex64(state.rng.s[i]);
+  meta["rng.seed"] = std::to_string(state.rng.seed);
+  meta["rng.has_spare"] = state.rng.has_spare ? "1" : "0";
+  meta["rng.spare"] = format_hex64(double_bits(state.rng.spare));
+  for (const auto& [key, value] : state.extra) meta[kExtra + key] = value;
+  save_safetensors(path, tensors, meta);
+}
+
+TrainingState load_checkpoint(const std::string& path, nn::Module& model,
+                              optim::Optimizer& optimizer) {
+  const std::string where = "load_checkpoint(" + path + ")";
+  Metadata meta;
+  const TensorMap tensors = load_safetensors(path, &meta);
+  auto version = meta.find(kCheckpointKey);
+  GB_CHECK(version != meta.end(), where, ": not a training checkpoint (no ", kCheckpointKey,
+           " key); for weights use nn::load");
+  GB_CHECK(version->second == kCheckpointVersion, where, ": checkpoint format version '",
+           version->second, "' is not supported (this build reads version ", kCheckpointVersion,
+           ")");
+
+  TensorMap model_tensors, optimizer_tensors;
+  for (const auto& [name, t] : tensors) {
+    if (starts_with(name, kModel))
+      model_tensors[name.substr(kModel.size())] = t;
+    else if (starts_with(name, kOptimizer))
+      optimizer_tensors[name.substr(kOptimizer.size())] = t;
+    else
+      fail(str(where, ": unexpected tensor '", name,
+               "' (a checkpoint holds model.<name> and optimizer.<index>.<key> tensors)"));
+  }
+
+  // Everything that can fail, before anything changes: the training state, the model (every
+  // name, shape and dtype) and the optimizer (validated, its new state built aside); one
+  // error reports both.
+  TrainingState state = with_context(where, [&] { return parse_training_state(meta); });
+  const std::string model_error = model_mismatch(model, model_tensors);
+  optim::Optimizer::PendingState pending;
+  try {
+    pending = prepare_optimizer(optimizer, optimizer_tensors, meta);
+  } catch (const Error& e) {
+    fail(model_error.empty() ? str(where, ": ", e.what())
+                             : str(where, ": ", model_error, "\n  optimizer: ", e.what()));
+  }
+  GB_CHECK(model_error.empty(), where, ": ", model_error);
+  // Both fit: load_state_dict repeats the model's checks and copies; committing the
+  // optimizer cannot fail.
+  with_context(where, [&] { (void)model.load_state_dict(model_tensors, /*strict=*/true); });
+  optimizer.commit_state(std::move(pending));
+  return state;
+}
+
+}  // namespace glassbox

@@ -1,0 +1,63 @@
+// Training checkpoints: model weights, optimizer state (per-parameter buffers, step counts,
+// lr and hyper-parameters), and where the run stands (epoch, step, the default generator's
+// state, the data order), in one safetensors file written atomically with a CRC-32.
+// Resuming from one continues a CPU run bit-identically to one that never stopped.
+//
+//   save_checkpoint("run.ckpt", *net, optimizer, state);
+//   TrainingState state = load_checkpoint("run.ckpt", *net, optimizer);
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/generator.h"
+#include "core/safetensors.h"
+#include "nn/module.h"
+#include "optim/optimizer.h"
+
+namespace glassbox {
+
+// Where a training run stands, besides its weights and optimizer state.
+struct TrainingState {
+  int64_t epoch = 0;       // epochs completed
+  int64_t step = 0;        // optimizer steps completed
+  Generator::State rng{};  // the default generator (dropout masks), as state() returned it
+  uint64_t data_seed = 0;  // the DataLoader's seed: with `epoch` it fixes the next epoch's order
+  std::map<std::string, std::string> extra;  // anything else the program wants back
+};
+
+// Tensors are stored as "model.<name>" (module.state_dict(), CPU copies) and
+// "optimizer.<index>.<key>" (Optimizer::state_dict_tensors()); everything else in the
+// metadata, as exact text: "glassbox.checkpoint" = "1", "epoch", "step", "data_seed"
+// (decimal), "rng.s0".."rng.s3" (0x + 16 hex digits), "rng.seed", "rng.has_spare" (0/1),
+// "rng.spare" (the double's bit pattern in hex), "extra.<key>" per extra entry, and the
+// optimizer's metadata (see optimizer_state_tensors). The optimizer's type must match on
+// load ("Adam" state does not load into SGD); its settings (lr, betas, ...) come back too.
+void save_checkpoint(const std::string& path, const nn::Module& model,
+                     const optim::Optimizer& optimizer, const TrainingState& state);
+// Loads strictly into `model` and `optimizer` and returns the training state. Everything is
+// checked before anything changes: the metadata (a malformed number is an error naming its
+// key), the model (one error lists every missing and unexpected name and every shape that
+// differs) and the optimizer (type, parameter count, settings, per-parameter state); on
+// error neither is changed. A file without "glassbox.checkpoint" (plain weights) is refused
+// with a pointer to nn::load. Metadata keys outside the ones above are ignored. Does not
+// touch the default generator: the caller restores it with
+// default_generator().set_state(state.rng) when it resumes.
+TrainingState load_checkpoint(const std::string& path, nn::Module& model,
+                              optim::Optimizer& optimizer);
+
+// The optimizer alone: its state and settings, as named tensors plus metadata, and files.
+// optimizer_state_tensors returns the state as "<index>.<key>" CPU tensors and, when
+// `metadata` is not null, adds "optimizer.type" (name()), "optimizer.num_params" and
+// "optimizer.<setting>" for every entry of settings() (shortest text that reads back to the
+// same double). load_optimizer_state checks type and parameter count ("the checkpoint holds
+// Adam state, the optimizer is SGD"), then settings and state together; on error nothing
+// changes. Metadata keys that do not start with "optimizer." are ignored.
+TensorMap optimizer_state_tensors(const optim::Optimizer& optimizer, Metadata* metadata);
+void load_optimizer_state(optim::Optimizer& optimizer, const TensorMap& tensors,
+                          const Metadata& metadata);
+void save_optimizer(const optim::Optimizer& optimizer, const std::string& path);
+void load_optimizer(optim::Optimizer& optimizer, const std::string& path);
+
+}  // namespace glassbox
