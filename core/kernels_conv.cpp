@@ -31,6 +31,8 @@ const char* conv_kernel_name(ConvKernel k) {
       return "shiftgemm";
     case ConvKernel::Im2col:
       return "im2col";
+    case ConvKernel::Flat:
+      return "flat";
   }
   return "?";
 }
@@ -49,6 +51,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const C
       return cpu::conv2d_forward_shiftgemm(xc, wc, bc, g);
     case ConvKernel::Im2col:
       return cpu::conv2d_forward_im2col(xc, wc, bc, g);
+    case ConvKernel::Flat:
+      return cpu::conv2d_forward_flat(xc, wc, bc, g);
   }
   fail(str(op, ": unknown convolution algorithm"));
 }
@@ -67,6 +71,8 @@ Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b, con
       return cpu::conv2d_grad_input_shiftgemm(dyc, wc, bc, g);
     case ConvKernel::Im2col:
       return cpu::conv2d_grad_input_im2col(dyc, wc, bc, g);
+    case ConvKernel::Flat:
+      return cpu::conv2d_grad_input_flat(dyc, wc, bc, g);
   }
   fail(str(op, ": unknown convolution algorithm"));
 }
@@ -84,6 +90,8 @@ Tensor conv2d_grad_weight(const Tensor& x, const Tensor& dy, const ConvGeometry&
       return cpu::conv2d_grad_weight_shiftgemm(xc, dyc, g);
     case ConvKernel::Im2col:
       return cpu::conv2d_grad_weight_im2col(xc, dyc, g);
+    case ConvKernel::Flat:
+      return cpu::conv2d_grad_weight_flat(xc, dyc, g);
   }
   fail(str(op, ": unknown convolution algorithm"));
 }

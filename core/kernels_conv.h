@@ -23,8 +23,9 @@ enum class ConvKernel {
   Direct,     // plain nested loops: the reference the others are tested against
   ShiftGemm,  // channels-last image, one GEMM per kernel tap over the channels ("kn2row")
   Im2col,     // im2col buffer + one GEMM per group; col2im for the input gradient
+  Flat,       // planes as flat vectors, a tap = an offset; register-blocked, for few channels
 };
-const char* conv_kernel_name(ConvKernel k);  // "direct", "shiftgemm", "im2col"
+const char* conv_kernel_name(ConvKernel k);  // "direct", "shiftgemm", "im2col", "flat"
 
 // The geometry of one conv2d. The output extent is stored, not re-derived, because
 // conv_transpose2d with output_padding >= stride (allowed when < dilation) uses only a prefix

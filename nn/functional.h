@@ -16,12 +16,13 @@ namespace glassbox::nn::functional {
 // ---------------------------------------------------------------- convolution
 // How a convolution is computed. All algorithms support every option and agree to rounding.
 enum class ConvAlgo {
-  Auto,       // a fixed rule on the shapes (Im2col for thin GEMMs, else ShiftGemm)
+  Auto,       // a fixed rule on the shapes (Flat for few channels at stride 1, else a GEMM)
   Direct,     // the readable reference: plain nested loops
   ShiftGemm,  // channels-last image, one GEMM per kernel tap, accumulated into shifted slices
   Im2col,     // im2col + GEMM (col2im for the input gradient)
+  Flat,       // channel planes as flat vectors, each tap an offset: few-channel direct sums
 };
-const char* conv_algo_name(ConvAlgo a);             // "auto", "direct", "shiftgemm", "im2col"
+const char* conv_algo_name(ConvAlgo a);             // "auto", "direct", "shiftgemm", "im2col", "flat"
 ConvAlgo parse_conv_algo(const std::string& name);  // inverse; throws on an unknown name
 
 // The global default, used where a call or a layer does not force an algorithm. Starts as

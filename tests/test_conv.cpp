@@ -17,7 +17,7 @@ using F::ConvParams;
 
 namespace {
 
-const ConvAlgo kAlgos[] = {ConvAlgo::Direct, ConvAlgo::ShiftGemm, ConvAlgo::Im2col};
+const ConvAlgo kAlgos[] = {ConvAlgo::Direct, ConvAlgo::ShiftGemm, ConvAlgo::Im2col, ConvAlgo::Flat};
 
 Tensor rnd(const Shape& s, uint64_t seed, DType dt = kFloat64) {
   Generator g(seed);
@@ -310,11 +310,44 @@ TEST_SUITE("conv") {
       for (const Case& c : option_grid(transposed, 40)) {
         CAPTURE(c.name());
         const Result want = run(c, ConvAlgo::Direct);
-        for (ConvAlgo algo : {ConvAlgo::ShiftGemm, ConvAlgo::Im2col}) {
+        for (ConvAlgo algo : {ConvAlgo::ShiftGemm, ConvAlgo::Im2col, ConvAlgo::Flat}) {
           CAPTURE(F::conv_algo_name(algo));
           check_same(run(c, algo), want, 1e-10);
         }
       }
+  }
+
+  TEST_CASE("Flat matches Direct beyond one register block, on wide rows and strided grids") {
+    // Flat holds 8 channels in registers and runs 64-byte vectors along flat planes: more than
+    // 8 channels (two blocks and a remainder), planes wider than a vector with tails, planes
+    // read in place (no padding) and padded copies, and stride > 1 on the stride-1 grid.
+    std::vector<Case> cases(6);
+    cases[0].x = {2, 11, 7, 37};  // in place, 2 input and 3 output blocks
+    cases[0].w = {19, 11, 3, 2};
+    cases[1].x = {1, 10, 9, 21};  // grouped, padded, dilated
+    cases[1].w = {18, 5, 2, 3};
+    cases[1].p.set_groups(2).set_padding(1, 2).set_dilation(2, 1);
+    cases[2].x = {3, 9, 11, 13};  // strided both ways, asymmetric padding
+    cases[2].w = {10, 9, 3, 3};
+    cases[2].p.set_stride(2, 3);
+    cases[2].p.padding = {0, 2, 1, 0};
+    cases[3].x = {1, 1, 3, 70};  // one channel, a single long row block
+    cases[3].w = {1, 1, 1, 5};
+    cases[4].x = {2, 9, 5, 6};  // transposed: forward is Flat's input gradient
+    cases[4].w = {9, 3, 3, 3};
+    cases[4].transposed = true;
+    cases[4].p.set_stride(2).set_padding(1);
+    cases[4].p.output_padding = {1, 0};
+    cases[5].x = {2, 17, 6, 6};  // no bias, 1x1 kernel
+    cases[5].w = {9, 17, 1, 1};
+    cases[5].bias = false;
+    for (const Case& c : cases) {
+      CAPTURE(c.name());
+      check_same(run(c, ConvAlgo::Flat), run(c, ConvAlgo::Direct), 1e-10);
+      const Result f32 = run(c, ConvAlgo::Flat, kFloat32), f64 = run(c, ConvAlgo::Direct);
+      CHECK(max_diff(f32.y.to(kFloat64), f64.y) <= 1e-4 * (1 + max_abs(f64.y)));
+      CHECK(max_diff(f32.dw.to(kFloat64), f64.dw) <= 1e-4 * (1 + max_abs(f64.dw)));
+    }
   }
 
   TEST_CASE("gradcheck: conv2d and conv_transpose2d w.r.t. input, weight and bias") {
@@ -461,7 +494,8 @@ TEST_SUITE("conv") {
 
   TEST_CASE("algorithm names, Auto and the default algorithm") {
     DefaultAlgoGuard guard;
-    for (ConvAlgo a : {ConvAlgo::Auto, ConvAlgo::Direct, ConvAlgo::ShiftGemm, ConvAlgo::Im2col})
+    for (ConvAlgo a :
+         {ConvAlgo::Auto, ConvAlgo::Direct, ConvAlgo::ShiftGemm, ConvAlgo::Im2col, ConvAlgo::Flat})
       CHECK(F::parse_conv_algo(F::conv_algo_name(a)) == a);
     CHECK(F::parse_conv_algo("ShiftGemm") == ConvAlgo::ShiftGemm);
     CHECK(std::string(F::conv_algo_name(ConvAlgo::Im2col)) == "im2col");
@@ -492,8 +526,15 @@ TEST_SUITE("conv") {
       check_same(auto_result, run(c, ConvAlgo::Direct), 1e-10);
     }
 
+    // the rule: Flat for few channels at stride 1 (the notebook's layers), a GEMM otherwise
+    CHECK(F::conv_algo_for({1000, 1, 28, 28}, {3, 1, 3, 3}, ConvParams()) == ConvAlgo::Flat);
+    CHECK(F::conv_algo_for({1000, 6, 10, 10}, {6, 6, 3, 3}, ConvParams()) == ConvAlgo::Flat);
+    CHECK(F::conv_algo_for({8, 64, 14, 14}, {64, 64, 3, 3}, ConvParams()) != ConvAlgo::Flat);
+    CHECK(F::conv_algo_for({8, 3, 14, 14}, {3, 3, 3, 3}, ConvParams().set_stride(2)) !=
+          ConvAlgo::Flat);
+
     // the default replaces Auto; a layer's own choice beats the default
-    for (ConvAlgo a : {ConvAlgo::Direct, ConvAlgo::ShiftGemm, ConvAlgo::Im2col}) {
+    for (ConvAlgo a : {ConvAlgo::Direct, ConvAlgo::ShiftGemm, ConvAlgo::Im2col, ConvAlgo::Flat}) {
       F::set_default_conv_algo(a);
       CHECK(F::default_conv_algo() == a);
       CHECK(F::conv_algo_for({1, 3, 8, 8}, {2, 3, 3, 3}, ConvParams()) == a);

@@ -55,8 +55,8 @@ TEST_SUITE("filters") {
     CHECK(image.select(1, 2).select(1, 3).select(1, 5).item<float>() == 250.f);
 
     filters::Kernel3 k = filters::parse_kernel("emboss");
-    for (F::ConvAlgo a :
-         {F::ConvAlgo::Direct, F::ConvAlgo::ShiftGemm, F::ConvAlgo::Im2col, F::ConvAlgo::Auto}) {
+    for (F::ConvAlgo a : {F::ConvAlgo::Direct, F::ConvAlgo::ShiftGemm, F::ConvAlgo::Im2col,
+                          F::ConvAlgo::Flat, F::ConvAlgo::Auto}) {
       CAPTURE(F::conv_algo_name(a));
       Tensor r = filters::apply(image, k, /*same=*/false, a);
       REQUIRE(r.shape() == Shape{1, 3, h - 2, w - 2});

@@ -150,8 +150,8 @@ TEST_SUITE("interop") {
     const std::vector<int64_t> truth = labels.to_vector<int64_t>();
 
     ConvAlgoRestore restore;
-    for (F::ConvAlgo algo :
-         {F::ConvAlgo::Direct, F::ConvAlgo::ShiftGemm, F::ConvAlgo::Im2col, F::ConvAlgo::Auto}) {
+    for (F::ConvAlgo algo : {F::ConvAlgo::Direct, F::ConvAlgo::ShiftGemm, F::ConvAlgo::Im2col,
+                             F::ConvAlgo::Flat, F::ConvAlgo::Auto}) {
       const std::string algo_name = F::conv_algo_name(algo);
       CAPTURE(algo_name);
       F::set_default_conv_algo(algo);

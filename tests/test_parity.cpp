@@ -127,7 +127,7 @@ void guarded(const std::string& what, Fn&& body) {
 
 const std::vector<DType> kDTypes{kFloat64, kFloat32};
 const std::vector<F::ConvAlgo> kAlgos{F::ConvAlgo::Direct, F::ConvAlgo::ShiftGemm,
-                                      F::ConvAlgo::Im2col, F::ConvAlgo::Auto};
+                                      F::ConvAlgo::Im2col, F::ConvAlgo::Flat, F::ConvAlgo::Auto};
 
 // ---------------------------------------------------------------- convolution
 F::ConvParams conv_params(const std::vector<int64_t>& p, F::ConvAlgo algo) {

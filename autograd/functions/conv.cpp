@@ -34,6 +34,8 @@ const char* conv_algo_name(ConvAlgo a) {
       return "shiftgemm";
     case ConvAlgo::Im2col:
       return "im2col";
+    case ConvAlgo::Flat:
+      return "flat";
   }
   return "?";
 }
@@ -42,10 +44,11 @@ ConvAlgo parse_conv_algo(const std::string& name) {
   std::string lower = name;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (ConvAlgo a : {ConvAlgo::Auto, ConvAlgo::Direct, ConvAlgo::ShiftGemm, ConvAlgo::Im2col})
+  for (ConvAlgo a :
+       {ConvAlgo::Auto, ConvAlgo::Direct, ConvAlgo::ShiftGemm, ConvAlgo::Im2col, ConvAlgo::Flat})
     if (lower == conv_algo_name(a)) return a;
   fail(str("parse_conv_algo: unknown convolution algorithm \"", name,
-           "\"; expected one of auto, direct, shiftgemm, im2col"));
+           "\"; expected one of auto, direct, shiftgemm, im2col, flat"));
 }
 
 namespace {
@@ -175,15 +178,20 @@ void check_tensors(const Tensor& input, const Tensor& weight, const Tensor& bias
 
 // The heuristic behind Auto. It looks only at the geometry, so every call with the same
 // shapes and parameters gets the same answer (nothing is timed, so there is nothing to cache).
-// From timings of the three algorithms on 2 cores over typical layers: ShiftGemm is the
-// fastest, or within a few percent, almost everywhere, since its per-tap GEMMs are either
-// fixed-size loops (<= 4 channels per group in and out), one depthwise multiply-add, or Eigen
-// GEMMs with enough channels to run well; Direct is never competitive. The exception is few
-// input channels per group feeding many outputs (a 1->8 or 3->32 first layer): every tap is
-// then a rank-1..7 update, which Eigen does poorly, while Im2col folds all taps into one GEMM
-// with inner size C_in/groups * kH * kW (3-4x faster for 1->8 with a 5x5 kernel).
+// From timings of the algorithms on 2 cores (forward, and forward + both gradients) over
+// typical layers, 1->8 to 128->128 channels, 8x8 to 32x32 images:
+// - Flat wins forward everywhere at stride 1, and forward + backward up to 16 input and 32
+//   output channels per group (2-9x ShiftGemm on the notebook's 1->3 ... 6->6 layers, 1.1-1.5x
+//   the best GEMM-based one at 16->16 and 16->32). With more channels its register blocks
+//   re-read the image once per 8 channels and GEMMs catch up; with stride > 1 it computes the
+//   whole stride-1 grid.
+// - Otherwise ShiftGemm is the fastest or within a few percent, except for few input channels
+//   per group feeding many outputs (a 3->64 first layer): every tap is then a rank-1..7 update,
+//   which Eigen does poorly, while Im2col folds all taps into one GEMM with inner size
+//   C_in/groups * kH * kW. Direct is never competitive.
 ConvAlgo heuristic(const ConvGeometry& g) {
   const int64_t G = g.in_per_group(), M = g.out_per_group();
+  if (g.stride_h == 1 && g.stride_w == 1 && G <= 16 && M <= 32) return ConvAlgo::Flat;
   const bool fixed_size = G <= 4 && M <= 4;
   if (!fixed_size && G < 8) return ConvAlgo::Im2col;
   return ConvAlgo::ShiftGemm;
@@ -200,6 +208,8 @@ ConvKernel kernel_of(ConvAlgo a) {
       return ConvKernel::Direct;
     case ConvAlgo::Im2col:
       return ConvKernel::Im2col;
+    case ConvAlgo::Flat:
+      return ConvKernel::Flat;
     case ConvAlgo::ShiftGemm:
     case ConvAlgo::Auto:
       break;

@@ -1,6 +1,6 @@
 #pragma once
 // CPU bodies of core/kernels_conv.h, one file per algorithm (conv_direct.cpp,
-// conv_shiftgemm.cpp, conv_im2col.cpp). Operands arrive contiguous, on the CPU, with one
+// conv_shiftgemm.cpp, conv_flat.cpp, conv_im2col.cpp). Operands arrive contiguous, on the CPU, with one
 // floating dtype; `b` may be undefined. Shared helpers for the three live here too.
 #include <algorithm>
 #include <cstdint>
@@ -27,6 +27,12 @@ Tensor conv2d_forward_shiftgemm(const Tensor& x, const Tensor& w, const Tensor& 
 Tensor conv2d_grad_input_shiftgemm(const Tensor& dy, const Tensor& w, const Tensor& b,
                                    const ConvGeometry& g);
 Tensor conv2d_grad_weight_shiftgemm(const Tensor& x, const Tensor& dy, const ConvGeometry& g);
+
+Tensor conv2d_forward_flat(const Tensor& x, const Tensor& w, const Tensor& b,
+                           const ConvGeometry& g);
+Tensor conv2d_grad_input_flat(const Tensor& dy, const Tensor& w, const Tensor& b,
+                              const ConvGeometry& g);
+Tensor conv2d_grad_weight_flat(const Tensor& x, const Tensor& dy, const ConvGeometry& g);
 
 Tensor conv2d_forward_im2col(const Tensor& x, const Tensor& w, const Tensor& b,
                              const ConvGeometry& g);

@@ -57,7 +57,8 @@ int main(int argc, char** argv) try {
 
   std::vector<F::ConvAlgo> algos;
   if (algo == "all")
-    algos = {F::ConvAlgo::Direct, F::ConvAlgo::ShiftGemm, F::ConvAlgo::Im2col, F::ConvAlgo::Auto};
+    algos = {F::ConvAlgo::Direct, F::ConvAlgo::ShiftGemm, F::ConvAlgo::Im2col, F::ConvAlgo::Flat,
+             F::ConvAlgo::Auto};
   else
     algos = {F::parse_conv_algo(algo)};
 

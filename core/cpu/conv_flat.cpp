@@ -1,0 +1,406 @@
+// Flat convolution: the direct sum, over channel planes read as flat vectors, for few
+// channels. Pad each input channel plane with zeros to Hp x Wp and read it as one flat run.
+// A kernel tap (p, q) is then a fixed offset, off[t] = p*dh*Wp + q*dw, and the stride-1
+// convolution is one sum of shifted runs:
+//
+//   y1[o, k] = sum_{c, t} w[o, c, t] * x[c, k + off[t]]          k = i*Wp + j
+//
+// evaluated for every k from the first output to the last, straight across row ends: the
+// Wp - W1 positions at the end of each row that are not outputs are computed and dropped
+// (2 of every 28 on MNIST). So whatever the image width, the innermost loop is one long
+// contiguous run per tap, every vector load is full, and no im2col or channels-last copy
+// is made. A block of up to 8 output channels keeps its accumulators in registers while
+// every tap of every input channel streams past: the few-channel case that GEMM-based
+// algorithms waste most of their time packing for.
+//
+// The backward passes are the same sums rearranged, on the same flat grid:
+//   dx[c, k]    = sum_{o, t} w[o, c, t] * dy1[o, k - off[t]]    (dy1: dy on the stride-1
+//   dw[o, c, t] = sum_k dy1[o, k] * x[c, k + off[t]]             grid, zero elsewhere)
+// Stride s > 1 computes the stride-1 grid and keeps every s-th output (forward), or puts dy
+// on that grid with zeros between (backward): right for every stride, but sh*sw times the
+// work, so Auto picks Flat for stride 1 only. Groups are independent problems, one work item
+// each. Work items are blocks of rows of one image and group; grad_weight adds per-thread
+// partial sums in a fixed order, so results do not depend on thread timing.
+#include <cstring>
+
+#include "core/cpu/conv_cpu.h"
+
+// The vector helpers below are internal, always inlined; their ABI never matters.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace glassbox::cpu {
+namespace {
+using conv_detail::Buffer;
+using conv_detail::ceil_div;
+using conv_detail::data_or_null;
+
+// 64-byte vectors (GCC/Clang vector extensions): one AVX-512 register, two AVX2 ones, and
+// plain scalar code where neither exists. The compiler keeps arrays of them in registers.
+template <class T>
+struct Simd {
+  typedef T Vec __attribute__((vector_size(64)));
+  static constexpr int kWidth = 64 / sizeof(T);
+};
+template <class T>
+using Vec = typename Simd<T>::Vec;
+
+template <class T>
+inline Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T>
+inline Vec<T> load_partial(const T* p, int n) {  // lanes >= n are zero
+  Vec<T> v = {};
+  for (int i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+template <class T>
+inline void store(T* p, const Vec<T>& v, int n) {
+  if (n == Simd<T>::kWidth) {
+    std::memcpy(p, &v, sizeof v);
+  } else {
+    for (int i = 0; i < n; ++i) p[i] = v[i];
+  }
+}
+template <class T>
+inline T lane_sum(const Vec<T>& v) {
+  T s = 0;
+  for (int i = 0; i < Simd<T>::kWidth; ++i) s += v[i];
+  return s;
+}
+
+constexpr int kBlock = 8;  // channels whose accumulators stay in registers
+
+// ---- the two micro-kernels. `off` holds the taps' flat offsets; w and dw are laid out
+// [NB][S][taps]; src holds S flat runs `cs` elements apart.
+
+// dst[b*len + k] = sum_{s < S, t < taps} w[(b*S + s)*taps + t] * src[s*cs + k + off[t]]
+template <class T, int NB, bool Full>
+inline void sum_strip(const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps,
+                      const T* w, T* dst, int64_t len, int64_t k, int n) {
+  Vec<T> acc[NB];
+  for (int b = 0; b < NB; ++b) acc[b] = Vec<T>{};
+  const int64_t wstride = S * taps;
+  for (int64_t s = 0; s < S; ++s) {
+    const T* sp = src + s * cs + k;
+    const T* ws = w + s * taps;
+    for (int64_t t = 0; t < taps; ++t) {
+      const Vec<T> xv = Full ? load(sp + off[t]) : load_partial(sp + off[t], n);
+      for (int b = 0; b < NB; ++b) acc[b] += ws[b * wstride + t] * xv;
+    }
+  }
+  for (int b = 0; b < NB; ++b) store(dst + b * len + k, acc[b], n);
+}
+
+template <class T, int NB>
+void tap_sum(const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps, const T* w,
+             T* dst, int64_t len) {
+  constexpr int W = Simd<T>::kWidth;
+  int64_t k = 0;
+  for (; k + W <= len; k += W) sum_strip<T, NB, true>(src, cs, S, off, taps, w, dst, len, k, W);
+  if (k < len)
+    sum_strip<T, NB, false>(src, cs, S, off, taps, w, dst, len, k, static_cast<int>(len - k));
+}
+
+// dw[(b*S + s)*taps + t] += sum_{k < len} e[b*len + k] * src[s*cs + k + off[t]]
+template <class T, int NB>
+void tap_gram(const T* e, const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps,
+              T* dw, int64_t len) {
+  constexpr int W = Simd<T>::kWidth;
+  constexpr int TB = NB <= 5 ? 3 : 2;  // taps per pass: NB*TB accumulators + NB + TB loads
+  for (int64_t s = 0; s < S; ++s) {
+    const T* sp = src + s * cs;
+    for (int64_t t0 = 0; t0 < taps; t0 += TB) {
+      const int nt = static_cast<int>(std::min<int64_t>(TB, taps - t0));
+      Vec<T> acc[NB][TB];
+      for (int b = 0; b < NB; ++b)
+        for (int u = 0; u < TB; ++u) acc[b][u] = Vec<T>{};
+      auto strip = [&](int64_t k, int n, auto full) {
+        Vec<T> ev[NB];
+        for (int b = 0; b < NB; ++b)
+          ev[b] = full ? load(e + b * len + k) : load_partial(e + b * len + k, n);
+        for (int u = 0; u < TB; ++u) {
+          if (u >= nt) break;
+          const T* xp = sp + k + off[t0 + u];
+          const Vec<T> xv = full ? load(xp) : load_partial(xp, n);
+          for (int b = 0; b < NB; ++b) acc[b][u] += ev[b] * xv;
+        }
+      };
+      int64_t k = 0;
+      for (; k + W <= len; k += W) strip(k, W, std::true_type{});
+      if (k < len) strip(k, static_cast<int>(len - k), std::false_type{});
+      for (int b = 0; b < NB; ++b)
+        for (int u = 0; u < nt; ++u) dw[(b * S + s) * taps + t0 + u] += lane_sum<T>(acc[b][u]);
+    }
+  }
+}
+
+// Runs Kernel<T, nb> for a runtime block size nb in 1..kBlock.
+template <template <class, int> class Kernel, class T, class... Args>
+void for_block(int64_t nb, Args&&... args) {
+  switch (nb) {
+    case 1:
+      return Kernel<T, 1>::run(args...);
+    case 2:
+      return Kernel<T, 2>::run(args...);
+    case 3:
+      return Kernel<T, 3>::run(args...);
+    case 4:
+      return Kernel<T, 4>::run(args...);
+    case 5:
+      return Kernel<T, 5>::run(args...);
+    case 6:
+      return Kernel<T, 6>::run(args...);
+    case 7:
+      return Kernel<T, 7>::run(args...);
+    default:
+      return Kernel<T, 8>::run(args...);
+  }
+}
+static_assert(kBlock == 8, "for_block enumerates 1..kBlock");
+template <class T, int NB>
+struct TapSum {
+  template <class... A>
+  static void run(A... a) {
+    tap_sum<T, NB>(a...);
+  }
+};
+template <class T, int NB>
+struct TapGram {
+  template <class... A>
+  static void run(A... a) {
+    tap_gram<T, NB>(a...);
+  }
+};
+
+// ---- geometry of the flat grid
+
+struct Plan {
+  int64_t Hp = 0, Wp = 0;          // padded input plane
+  int64_t span_h = 0, span_w = 0;  // the dilated kernel
+  int64_t H1 = 0, W1 = 0;          // the stride-1 output grid that covers every output
+  std::vector<int64_t> off;        // flat offset of each tap, row-major over (p, q)
+  int64_t reach = 0;               // the last tap's offset
+  bool in_place = false;           // no padding: the input planes are the padded planes
+};
+
+Plan plan_of(const ConvGeometry& g) {
+  Plan P;
+  P.span_h = (g.kernel_h - 1) * g.dilation_h + 1;
+  P.span_w = (g.kernel_w - 1) * g.dilation_w + 1;
+  P.H1 = (g.out_h - 1) * g.stride_h + 1;
+  P.W1 = (g.out_w - 1) * g.stride_w + 1;
+  P.Hp = std::max(g.pad_top + g.in_h, P.H1 - 1 + P.span_h);
+  P.Wp = std::max(g.pad_left + g.in_w, P.W1 - 1 + P.span_w);
+  for (int64_t p = 0; p < g.kernel_h; ++p)
+    for (int64_t q = 0; q < g.kernel_w; ++q)
+      P.off.push_back(p * g.dilation_h * P.Wp + q * g.dilation_w);
+  P.reach = P.off.back();
+  P.in_place = g.pad_top == 0 && g.pad_left == 0 && P.Hp == g.in_h && P.Wp == g.in_w;
+  return P;
+}
+
+// Rows per work item: the item's flat runs (`elements_per_row` per row) stay around 128 KiB
+// of float32, well inside L2, and there are about four items per thread.
+int64_t block_rows(int64_t total_rows, int64_t elements_per_row, int64_t planes) {
+  int64_t rows = std::max<int64_t>(1, 32 * 1024 / std::max<int64_t>(1, elements_per_row));
+  const int64_t want_blocks = ceil_div(4 * get_num_threads(), std::max<int64_t>(1, planes));
+  rows = std::min(rows, std::max<int64_t>(1, ceil_div(total_rows, want_blocks)));
+  return std::min(rows, std::max<int64_t>(1, total_rows));
+}
+
+// Rows [r0, r1) of the zero-padded planes of channels [c0, c0 + C) of one image `img`, as C
+// flat runs `cs` elements apart: x itself when it needs no padding, else a copy in buf.
+template <class T>
+const T* padded_rows(const T* img, const ConvGeometry& g, const Plan& P, int64_t c0, int64_t C,
+                     int64_t r0, int64_t r1, Buffer<T>& buf, int64_t& cs) {
+  const int64_t plane = g.in_h * g.in_w;
+  if (P.in_place) {
+    cs = plane;
+    return img + c0 * plane + r0 * g.in_w;
+  }
+  cs = (r1 - r0) * P.Wp;
+  buf.assign(static_cast<size_t>(C * cs), T(0));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t r = std::max(r0, g.pad_top); r < std::min(r1, g.pad_top + g.in_h); ++r) {
+      const T* s = img + (c0 + c) * plane + (r - g.pad_top) * g.in_w;
+      std::copy(s, s + g.in_w, buf.data() + c * cs + (r - r0) * P.Wp + g.pad_left);
+    }
+  return buf.data();
+}
+
+// dy rows [i0, i1) of channels [o0, o0 + C) of one image, placed on the flat stride-1 grid
+// positions [base, base + len) (grid row i*sh, column j*sw), zero elsewhere: C runs of len.
+template <class T>
+void grid_rows(const T* dy_img, const ConvGeometry& g, const Plan& P, int64_t o0, int64_t C,
+               int64_t i0, int64_t i1, int64_t base, int64_t len, Buffer<T>& buf) {
+  buf.assign(static_cast<size_t>(C * len), T(0));
+  const int64_t plane = g.out_h * g.out_w;
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = i0; i < i1; ++i) {
+      const T* s = dy_img + (o0 + c) * plane + i * g.out_w;
+      const int64_t at = i * g.stride_h * P.Wp - base;  // position of (i, 0)
+      T* d = buf.data() + c * len;
+      if (g.stride_w == 1 && at >= 0 && at + g.out_w <= len) {
+        std::copy(s, s + g.out_w, d + at);
+        continue;
+      }
+      for (int64_t j = 0; j < g.out_w; ++j) {
+        const int64_t k = at + j * g.stride_w;
+        if (k >= 0 && k < len) d[k] = s[j];
+      }
+    }
+}
+
+// ---- the three passes
+
+template <class T>
+void forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g) {
+  const Plan P = plan_of(g);
+  const int64_t G = g.in_per_group(), M = g.out_per_group(), taps = g.kernel_h * g.kernel_w;
+  const int64_t sh = g.stride_h, sw = g.stride_w, mb = std::min<int64_t>(M, kBlock);
+  const int64_t R = block_rows(g.out_h, (G + mb) * sh * P.Wp, g.batch * g.groups);
+  const int64_t blocks = ceil_div(g.out_h, R);
+  parallel_for(
+      g.batch * g.groups * blocks, R * g.out_w * M * G * taps, [&](int64_t b0, int64_t b1) {
+        Buffer<T> xbuf, ybuf;
+        for (int64_t item = b0; item < b1; ++item) {
+          const int64_t n = item / (g.groups * blocks), group = item / blocks % g.groups;
+          const int64_t i0 = item % blocks * R, i1 = std::min(g.out_h, i0 + R);
+          int64_t cs = 0;
+          const T* src = padded_rows(x + n * g.in_channels * g.in_h * g.in_w, g, P, group * G, G,
+                                     i0 * sh, (i1 - 1) * sh + P.span_h, xbuf, cs);
+          const int64_t len = (i1 - 1 - i0) * sh * P.Wp + P.W1;  // flat outputs of rows [i0, i1)
+          ybuf.resize(static_cast<size_t>(mb * len));
+          for (int64_t o0 = 0; o0 < M; o0 += kBlock) {
+            const int64_t nb = std::min<int64_t>(kBlock, M - o0), o = group * M + o0;
+            for_block<TapSum, T>(nb, src, cs, G, P.off.data(), taps, w + o * G * taps, ybuf.data(),
+                                 len);
+            for (int64_t m = 0; m < nb; ++m) {
+              const T bias = b ? b[o + m] : T(0);
+              T* yo = y + ((n * g.out_channels + o + m) * g.out_h) * g.out_w;
+              for (int64_t i = i0; i < i1; ++i) {
+                const T* s = ybuf.data() + m * len + (i - i0) * sh * P.Wp;
+                T* d = yo + i * g.out_w;
+                for (int64_t j = 0; j < g.out_w; ++j) d[j] = s[j * sw] + bias;
+              }
+            }
+          }
+        }
+      });
+}
+
+template <class T>
+void grad_input(const T* dy, const T* w, const T* b, T* dx, const ConvGeometry& g) {
+  const Plan P = plan_of(g);
+  const int64_t G = g.in_per_group(), M = g.out_per_group(), taps = g.kernel_h * g.kernel_w;
+  const int64_t cb = std::min<int64_t>(G, kBlock);
+  // weights as [group][c][m][t], so a block of input channels reads them like forward does
+  Buffer<T> wt(static_cast<size_t>(g.groups * G * M * taps));
+  for (int64_t group = 0; group < g.groups; ++group)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t c = 0; c < G; ++c)
+        for (int64_t t = 0; t < taps; ++t)
+          wt[((group * G + c) * M + m) * taps + t] = w[((group * M + m) * G + c) * taps + t];
+  std::vector<int64_t> back(P.off.size());  // dx[k] reads dy1[k - off[t]]
+  for (size_t t = 0; t < back.size(); ++t) back[t] = -P.off[t];
+  // items: blocks of rows of the padded dx that lie inside the image
+  const int64_t R = block_rows(g.in_h, (M + cb) * P.Wp, g.batch * g.groups);
+  const int64_t blocks = ceil_div(g.in_h, R);
+  parallel_for(g.batch * g.groups * blocks, R * g.in_w * M * G * taps, [&](int64_t b0, int64_t b1) {
+    Buffer<T> dyz, xbuf;
+    for (int64_t item = b0; item < b1; ++item) {
+      const int64_t n = item / (g.groups * blocks), group = item / blocks % g.groups;
+      const int64_t r0 = g.pad_top + item % blocks * R;
+      const int64_t r1 = std::min(g.pad_top + g.in_h, r0 + R);
+      // dy1 on flat positions [base, base + dlen): all that dx rows [r0, r1) read
+      const int64_t base = r0 * P.Wp - P.reach, dlen = P.reach + (r1 - r0) * P.Wp;
+      const int64_t i_lo = std::max<int64_t>(0, ceil_div(r0 - P.span_h + 1, g.stride_h));
+      const int64_t i_hi = std::min(g.out_h, ceil_div(r1, g.stride_h));
+      grid_rows(dy + n * g.out_channels * g.out_h * g.out_w, g, P, group * M, M, i_lo,
+                std::max(i_lo, i_hi), base, dlen, dyz);
+      // dx over columns [pad_left, pad_left + in_w) of rows [r0, r1)
+      const int64_t len = (r1 - r0 - 1) * P.Wp + g.in_w;
+      xbuf.resize(static_cast<size_t>(cb * len));
+      for (int64_t c0 = 0; c0 < G; c0 += kBlock) {
+        const int64_t nb = std::min<int64_t>(kBlock, G - c0), c = group * G + c0;
+        for_block<TapSum, T>(nb, dyz.data() + P.reach + g.pad_left, dlen, M, back.data(), taps,
+                             wt.data() + c * M * taps, xbuf.data(), len);
+        for (int64_t u = 0; u < nb; ++u) {
+          const T bias = b ? b[c + u] : T(0);
+          T* dxc = dx + ((n * g.in_channels + c + u) * g.in_h + (r0 - g.pad_top)) * g.in_w;
+          for (int64_t r = 0; r < r1 - r0; ++r) {
+            const T* s = xbuf.data() + u * len + r * P.Wp;
+            T* d = dxc + r * g.in_w;
+            for (int64_t j = 0; j < g.in_w; ++j) d[j] = s[j] + bias;
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void grad_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
+  const Plan P = plan_of(g);
+  const int64_t G = g.in_per_group(), M = g.out_per_group(), taps = g.kernel_h * g.kernel_w;
+  const int64_t sh = g.stride_h, mb = std::min<int64_t>(M, kBlock);
+  const int64_t R = block_rows(g.out_h, (G + mb) * sh * P.Wp, g.batch * g.groups);
+  const int64_t blocks = ceil_div(g.out_h, R);
+  const int64_t size = g.out_channels * G * taps;  // dw's own layout [C_out, G, kH, kW]
+  Buffer<T> total = conv_detail::parallel_sum<T>(
+      g.batch * g.groups * blocks, R * g.out_w * M * G * taps, size,
+      [&](int64_t b0, int64_t b1, T* acc) {
+        Buffer<T> xbuf, dyz;
+        for (int64_t item = b0; item < b1; ++item) {
+          const int64_t n = item / (g.groups * blocks), group = item / blocks % g.groups;
+          const int64_t i0 = item % blocks * R, i1 = std::min(g.out_h, i0 + R);
+          int64_t cs = 0;
+          const T* src = padded_rows(x + n * g.in_channels * g.in_h * g.in_w, g, P, group * G, G,
+                                     i0 * sh, (i1 - 1) * sh + P.span_h, xbuf, cs);
+          const int64_t len = (i1 - 1 - i0) * sh * P.Wp + P.W1;
+          grid_rows(dy + n * g.out_channels * g.out_h * g.out_w, g, P, group * M, M, i0, i1,
+                    i0 * sh * P.Wp, len, dyz);
+          for (int64_t o0 = 0; o0 < M; o0 += kBlock) {
+            const int64_t nb = std::min<int64_t>(kBlock, M - o0), o = group * M + o0;
+            for_block<TapGram, T>(nb, dyz.data() + o0 * len, src, cs, G, P.off.data(), taps,
+                                  acc + o * G * taps, len);
+          }
+        }
+      });
+  std::copy(total.begin(), total.end(), dw);
+}
+
+}  // namespace
+
+Tensor conv2d_forward_flat(const Tensor& x, const Tensor& w, const Tensor& b,
+                           const ConvGeometry& g) {
+  Tensor y = empty(g.output_shape(), dtype(x.dtype()));
+  GB_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
+    forward(x.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), data_or_null<scalar_t>(b),
+            y.data_ptr<scalar_t>(), g);
+  });
+  return y;
+}
+
+Tensor conv2d_grad_input_flat(const Tensor& dy, const Tensor& w, const Tensor& b,
+                              const ConvGeometry& g) {
+  Tensor dx = empty(g.input_shape(), dtype(dy.dtype()));
+  GB_DISPATCH_FLOAT(dy.dtype(), "conv2d", [&] {
+    grad_input(dy.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(), data_or_null<scalar_t>(b),
+               dx.data_ptr<scalar_t>(), g);
+  });
+  return dx;
+}
+
+Tensor conv2d_grad_weight_flat(const Tensor& x, const Tensor& dy, const ConvGeometry& g) {
+  Tensor dw = empty(g.weight_shape(), dtype(x.dtype()));
+  GB_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
+    grad_weight(x.data_ptr<scalar_t>(), dy.data_ptr<scalar_t>(), dw.data_ptr<scalar_t>(), g);
+  });
+  return dw;
+}
+
+}  // namespace glassbox::cpu
