@@ -14,7 +14,9 @@ namespace glassbox::kernels {
 // that device has a kernel (CPU for now). Undefined operands (optional bias) are skipped.
 void on_cpu(const char* op, std::initializer_list<const Tensor*> operands);
 
-enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
+// PassIfPositive: a where b > 0, else 0 (ReLU's backward: the gradient where the output is
+// positive), in one pass.
+enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum, PassIfPositive };
 enum class Unary { Neg, Exp, Log, Sqrt, Relu, Sigmoid, Tanh, Abs, PowScalar, Sign };
 enum class Compare { Eq, Ne, Lt, Le, Gt, Ge };
 enum class Reduce { Sum, Max, Min };

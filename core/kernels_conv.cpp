@@ -96,4 +96,10 @@ Tensor conv2d_grad_weight(const Tensor& x, const Tensor& dy, const ConvGeometry&
   fail(str(op, ": unknown convolution algorithm"));
 }
 
+Tensor conv2d_grad_bias(const Tensor& dy, const char* op) {
+  on_cpu(op, {&dy});
+  GB_CHECK(dy.dim() == 4, op, ": internal error: bias gradient of a ", dy.shape_str(), " tensor");
+  return cpu::conv2d_grad_bias(dy.contiguous());
+}
+
 }  // namespace glassbox::kernels

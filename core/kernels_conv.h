@@ -61,5 +61,7 @@ Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b, con
 // dw = d<y, dy>/dw: [C_out, C_in/groups, kH, kW].
 Tensor conv2d_grad_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g, ConvKernel k,
                           const char* op);
+// db[c] = sum of dy[n, c, i, j] over n, i, j, for a 4-D dy [N, C, H, W].
+Tensor conv2d_grad_bias(const Tensor& dy, const char* op);
 
 }  // namespace glassbox::kernels

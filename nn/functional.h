@@ -22,7 +22,8 @@ enum class ConvAlgo {
   Im2col,     // im2col + GEMM (col2im for the input gradient)
   Flat,       // channel planes as flat vectors, each tap an offset: few-channel direct sums
 };
-const char* conv_algo_name(ConvAlgo a);             // "auto", "direct", "shiftgemm", "im2col", "flat"
+// "auto", "direct", "shiftgemm", "im2col", "flat"
+const char* conv_algo_name(ConvAlgo a);
 ConvAlgo parse_conv_algo(const std::string& name);  // inverse; throws on an unknown name
 
 // The global default, used where a call or a layer does not force an algorithm. Starts as

@@ -217,9 +217,7 @@ ConvKernel kernel_of(ConvAlgo a) {
   return ConvKernel::ShiftGemm;
 }
 
-Tensor bias_grad(const Tensor& dy) {
-  return kernels::reduce(kernels::Reduce::Sum, dy, {0, 2, 3}, false);
-}
+Tensor bias_grad(const Tensor& dy, const char* op) { return kernels::conv2d_grad_bias(dy, op); }
 
 }  // namespace
 
@@ -250,7 +248,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
           return std::vector<Tensor>{
               gx ? kernels::conv2d_grad_input(dy, w, Tensor(), g, k, "conv2d backward") : Tensor(),
               gw ? kernels::conv2d_grad_weight(x, dy, g, k, "conv2d backward") : Tensor(),
-              gb ? bias_grad(dy) : Tensor()};
+              gb ? bias_grad(dy, "conv2d backward") : Tensor()};
         },
         {x, w});
   }
@@ -278,7 +276,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
              return std::vector<Tensor>{
                  gx ? kernels::conv2d_forward(dy, w, Tensor(), g, k, op) : Tensor(),
                  gw ? kernels::conv2d_grad_weight(dy, x, g, k, op) : Tensor(),
-                 gb ? bias_grad(dy) : Tensor()};
+                 gb ? bias_grad(dy, op) : Tensor()};
            },
            {x, w});
   }

@@ -169,7 +169,10 @@ Tensor relu(const Tensor& a) {
   if (needs_grad({a})) {
     Tensor so = out.detach();
     record("ReluBackward", out, {a},
-           [so](const Tensor& g) { return std::vector<Tensor>{g * mask_of(so > 0.0, g.dtype())}; },
+           [so](const Tensor& g) {
+             return std::vector<Tensor>{
+                 kernels::binary(Binary::PassIfPositive, g, so, "relu backward")};
+           },
            {out});
   }
   return out;

@@ -1,7 +1,7 @@
 #pragma once
 // CPU bodies of core/kernels_conv.h, one file per algorithm (conv_direct.cpp,
-// conv_shiftgemm.cpp, conv_flat.cpp, conv_im2col.cpp). Operands arrive contiguous, on the CPU, with one
-// floating dtype; `b` may be undefined. Shared helpers for the three live here too.
+// conv_shiftgemm.cpp, conv_flat.cpp, conv_im2col.cpp). Operands arrive contiguous, on the CPU, with
+// one floating dtype; `b` may be undefined. Shared helpers for them live here too.
 #include <algorithm>
 #include <cstdint>
 #include <mutex>
@@ -39,6 +39,9 @@ Tensor conv2d_forward_im2col(const Tensor& x, const Tensor& w, const Tensor& b,
 Tensor conv2d_grad_input_im2col(const Tensor& dy, const Tensor& w, const Tensor& b,
                                 const ConvGeometry& g);
 Tensor conv2d_grad_weight_im2col(const Tensor& x, const Tensor& dy, const ConvGeometry& g);
+
+// db[c] = sum of dy[:, c] (conv_bias.cpp): the bias gradient for every algorithm.
+Tensor conv2d_grad_bias(const Tensor& dy);
 
 namespace conv_detail {
 

@@ -104,37 +104,50 @@ void tap_sum(const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t ta
     sum_strip<T, NB, false>(src, cs, S, off, taps, w, dst, len, k, static_cast<int>(len - k));
 }
 
-// dw[(b*S + s)*taps + t] += sum_{k < len} e[b*len + k] * src[s*cs + k + off[t]]
+// dwv[b*bstride + u] += sum over k < len of e[b*len + k] * src[k + off[u]], per lane, for
+// b < NB, u < TB: vector partial sums, added across lanes only once per thread (lane sums per
+// work item would cost as much as the products on MNIST's small planes).
+template <class T, int NB, int TB>
+void gram_taps(const T* e, int64_t len, const T* src, const int64_t* off, Vec<T>* dwv,
+               int64_t bstride) {
+  constexpr int W = Simd<T>::kWidth;
+  Vec<T> acc[NB][TB];
+  for (int b = 0; b < NB; ++b)
+    for (int u = 0; u < TB; ++u) acc[b][u] = Vec<T>{};
+  auto strip = [&](int64_t k, int n, auto full) {
+    Vec<T> ev[NB];
+    for (int b = 0; b < NB; ++b)
+      ev[b] = full ? load(e + b * len + k) : load_partial(e + b * len + k, n);
+    for (int u = 0; u < TB; ++u) {
+      const Vec<T> xv = full ? load(src + k + off[u]) : load_partial(src + k + off[u], n);
+      for (int b = 0; b < NB; ++b) acc[b][u] += ev[b] * xv;
+    }
+  };
+  int64_t k = 0;
+  for (; k + W <= len; k += W) strip(k, W, std::true_type{});
+  if (k < len) strip(k, static_cast<int>(len - k), std::false_type{});
+  for (int b = 0; b < NB; ++b)
+    for (int u = 0; u < TB; ++u) dwv[b * bstride + u] += acc[b][u];
+}
+
+// dwv[(b*S + s)*taps + t] += sum_{k < len} e[b*len + k] * src[s*cs + k + off[t]] (per lane)
 template <class T, int NB>
 void tap_gram(const T* e, const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps,
-              T* dw, int64_t len) {
-  constexpr int W = Simd<T>::kWidth;
+              Vec<T>* dwv, int64_t len) {
   constexpr int TB = NB <= 5 ? 3 : 2;  // taps per pass: NB*TB accumulators + NB + TB loads
-  for (int64_t s = 0; s < S; ++s) {
-    const T* sp = src + s * cs;
+  for (int64_t s = 0; s < S; ++s)
     for (int64_t t0 = 0; t0 < taps; t0 += TB) {
-      const int nt = static_cast<int>(std::min<int64_t>(TB, taps - t0));
-      Vec<T> acc[NB][TB];
-      for (int b = 0; b < NB; ++b)
-        for (int u = 0; u < TB; ++u) acc[b][u] = Vec<T>{};
-      auto strip = [&](int64_t k, int n, auto full) {
-        Vec<T> ev[NB];
-        for (int b = 0; b < NB; ++b)
-          ev[b] = full ? load(e + b * len + k) : load_partial(e + b * len + k, n);
-        for (int u = 0; u < TB; ++u) {
-          if (u >= nt) break;
-          const T* xp = sp + k + off[t0 + u];
-          const Vec<T> xv = full ? load(xp) : load_partial(xp, n);
-          for (int b = 0; b < NB; ++b) acc[b][u] += ev[b] * xv;
-        }
-      };
-      int64_t k = 0;
-      for (; k + W <= len; k += W) strip(k, W, std::true_type{});
-      if (k < len) strip(k, static_cast<int>(len - k), std::false_type{});
-      for (int b = 0; b < NB; ++b)
-        for (int u = 0; u < nt; ++u) dw[(b * S + s) * taps + t0 + u] += lane_sum<T>(acc[b][u]);
+      const int64_t nt = std::min<int64_t>(TB, taps - t0);
+      const T* sp = src + s * cs;
+      Vec<T>* d = dwv + s * taps + t0;
+      if (nt == TB) {
+        gram_taps<T, NB, TB>(e, len, sp, off + t0, d, S * taps);
+      } else if (nt == 2) {
+        gram_taps<T, NB, 2>(e, len, sp, off + t0, d, S * taps);
+      } else {
+        gram_taps<T, NB, 1>(e, len, sp, off + t0, d, S * taps);
+      }
     }
-  }
 }
 
 // Runs Kernel<T, nb> for a runtime block size nb in 1..kBlock.
@@ -354,6 +367,7 @@ void grad_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
       g.batch * g.groups * blocks, R * g.out_w * M * G * taps, size,
       [&](int64_t b0, int64_t b1, T* acc) {
         Buffer<T> xbuf, dyz;
+        std::vector<Vec<T>> vacc(static_cast<size_t>(size), Vec<T>{});
         for (int64_t item = b0; item < b1; ++item) {
           const int64_t n = item / (g.groups * blocks), group = item / blocks % g.groups;
           const int64_t i0 = item % blocks * R, i1 = std::min(g.out_h, i0 + R);
@@ -366,9 +380,10 @@ void grad_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
           for (int64_t o0 = 0; o0 < M; o0 += kBlock) {
             const int64_t nb = std::min<int64_t>(kBlock, M - o0), o = group * M + o0;
             for_block<TapGram, T>(nb, dyz.data() + o0 * len, src, cs, G, P.off.data(), taps,
-                                  acc + o * G * taps, len);
+                                  vacc.data() + o * G * taps, len);
           }
         }
+        for (int64_t i = 0; i < size; ++i) acc[i] += lane_sum<T>(vacc[i]);
       });
   std::copy(total.begin(), total.end(), dw);
 }

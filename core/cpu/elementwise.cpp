@@ -121,6 +121,8 @@ void binary_typed(Binary op, const Tensor& out, const Tensor& a, const Tensor& b
         return zip_rows<T, T>(out, a, b, [](T x, T y) { return (x != x || x > y) ? x : y; });
       case Binary::Minimum:
         return zip_rows<T, T>(out, a, b, [](T x, T y) { return (x != x || x < y) ? x : y; });
+      case Binary::PassIfPositive:
+        return zip_rows<T, T>(out, a, b, [](T x, T y) { return y > T(0) ? x : T(0); });
     }
   }
   fail(str(name, ": not supported for dtype ", dtype_name(out.dtype()), " (a ", a.shape_str(),

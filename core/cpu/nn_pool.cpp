@@ -11,6 +11,52 @@
 #include "core/parallel.h"
 
 namespace glassbox::cpu {
+namespace {
+
+// v beats the running maximum: strictly greater keeps the first maximum; a NaN wins.
+template <class T>
+inline bool beats(T v, T best) {
+  return v > best || (v != v && best == best);
+}
+
+// max_pool2d when every window lies inside the input: the same rules as the general loop
+// below, without its bounds checks.
+template <class T>
+void max_pool2d_inside(const T* src, T* dst, int64_t* ip, int64_t P, int64_t H, int64_t W,
+                       const Pool2d& p) {
+  const int64_t oH = p.out[0], oW = p.out[1];
+  const int64_t sh = p.stride[0], sw = p.stride[1], dh = p.dilation[0], dw = p.dilation[1];
+  const bool two = p.kernel[0] == 2 && p.kernel[1] == 2;
+  parallel_for(P, oH * oW * p.kernel[0] * p.kernel[1], [&](int64_t b, int64_t e) {
+    for (int64_t plane = b; plane < e; ++plane) {
+      const T* x = src + plane * H * W;
+      T* y = dst + plane * oH * oW;
+      int64_t* yi = ip + plane * oH * oW;
+      for (int64_t oh = 0; oh < oH; ++oh)
+        for (int64_t ow = 0; ow < oW; ++ow) {
+          const int64_t at0 = oh * sh * W + ow * sw;
+          T best = x[at0];
+          int64_t arg = at0;
+          if (two) {
+            const int64_t a1 = at0 + dw, a2 = at0 + dh * W, a3 = a2 + dw;
+            if (beats(x[a1], best)) best = x[a1], arg = a1;
+            if (beats(x[a2], best)) best = x[a2], arg = a2;
+            if (beats(x[a3], best)) best = x[a3], arg = a3;
+          } else {
+            for (int64_t kh = 0; kh < p.kernel[0]; ++kh)
+              for (int64_t kw = 0; kw < p.kernel[1]; ++kw) {
+                const int64_t at = at0 + kh * dh * W + kw * dw;
+                if (beats(x[at], best)) best = x[at], arg = at;
+              }
+          }
+          y[oh * oW + ow] = best;
+          yi[oh * oW + ow] = arg;
+        }
+    }
+  });
+}
+
+}  // namespace
 
 std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2d& p) {
   Tensor in = input.contiguous();
@@ -19,9 +65,15 @@ std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2d& p) {
   Tensor out = empty({P, oH, oW}, dtype(in.dtype()));
   Tensor idx = empty({P, oH, oW}, dtype(kInt64));
   int64_t* ip = idx.data_ptr<int64_t>();
+  // Every window inside the input (no padding, the last window ends in bounds): no bounds
+  // checks. 2x2 windows (the common case) are unrolled.
+  const bool inside = p.padding[0] == 0 && p.padding[1] == 0 &&
+                      (oH - 1) * p.stride[0] + (p.kernel[0] - 1) * p.dilation[0] < H &&
+                      (oW - 1) * p.stride[1] + (p.kernel[1] - 1) * p.dilation[1] < W;
   GB_DISPATCH_FLOAT(in.dtype(), "max_pool2d", [&] {
     const scalar_t* src = in.data_ptr<scalar_t>();
     scalar_t* dst = out.data_ptr<scalar_t>();
+    if (inside) return max_pool2d_inside(src, dst, ip, P, H, W, p);
     parallel_for(P, oH * oW * p.kernel[0] * p.kernel[1], [&](int64_t b, int64_t e) {
       for (int64_t plane = b; plane < e; ++plane) {
         const scalar_t* x = src + plane * H * W;
