@@ -10,6 +10,7 @@
 
 #include <Eigen/Core>
 
+#include "core/allocator.h"
 #include "core/kernels_conv.h"
 #include "core/parallel.h"
 
@@ -45,10 +46,11 @@ Tensor conv2d_grad_bias(const Tensor& dy);
 
 namespace conv_detail {
 
-// Scratch memory, aligned like tensor storage: Eigen's vectorised loops then split a given
-// problem the same way on every run, so results are reproducible bit for bit.
+// Scratch memory, from the same caching allocator as tensors (counted in memory_stats, reused
+// from step to step) and aligned like tensor storage: Eigen's vectorised loops then split a
+// given problem the same way on every run, so results are reproducible bit for bit.
 template <class T>
-using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
+using Buffer = std::vector<T, detail::ScratchAllocator<T>>;
 
 // Runs fn(begin, end, acc) over chunks of [0, n) in parallel (see parallel_for); each chunk
 // accumulates into its own zeroed buffer of `size` elements. Returns the sum of the buffers,

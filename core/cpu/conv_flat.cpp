@@ -367,7 +367,7 @@ void grad_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
       g.batch * g.groups * blocks, R * g.out_w * M * G * taps, size,
       [&](int64_t b0, int64_t b1, T* acc) {
         Buffer<T> xbuf, dyz;
-        std::vector<Vec<T>> vacc(static_cast<size_t>(size), Vec<T>{});
+        Buffer<Vec<T>> vacc(static_cast<size_t>(size), Vec<T>{});
         for (int64_t item = b0; item < b1; ++item) {
           const int64_t n = item / (g.groups * blocks), group = item / blocks % g.groups;
           const int64_t i0 = item % blocks * R, i1 = std::min(g.out_h, i0 + R);
