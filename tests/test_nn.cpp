@@ -198,6 +198,56 @@ TEST_SUITE("nn") {
     CHECK(F::max_pool2d(z, {2, 2}).grad_fn_name() == "MaxPool2DBackward");
   }
 
+  TEST_CASE("max_pool2d: the unrolled 2x2 and in-bounds paths keep the first maximum and NaNs") {
+    // values from a small set, so windows hold ties, plus NaNs; shapes whose output counts
+    // are not multiples of a vector (16 floats, 8 doubles) and windows that run across rows
+    // and planes. The winner is checked through the gradient: it goes to the first maximum
+    // (or the first NaN) of each window, scanned row by row.
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    struct Shape4 {
+      int64_t N, C, H, W;
+      std::array<int64_t, 2> k, s, d;
+    };
+    for (DType dt : {kFloat32, kFloat64})
+      for (const Shape4& c : {Shape4{2, 3, 24, 24, {2, 2}, {2, 2}, {1, 1}},
+                              Shape4{1, 5, 8, 9, {2, 2}, {2, 2}, {1, 1}},
+                              Shape4{3, 1, 7, 6, {3, 2}, {2, 1}, {1, 2}}}) {
+        CAPTURE(dtype_name(dt));
+        CAPTURE(c.H);
+        Generator gen(7);
+        std::vector<double> x;
+        for (int64_t i = 0; i < c.N * c.C * c.H * c.W; ++i) {
+          const uint64_t r = gen.next_u64() % 23;
+          x.push_back(r == 0 ? nan : double(r % 4));
+        }
+        Tensor t = from_vector(x, {c.N, c.C, c.H, c.W}).to(dt).requires_grad_();
+        Tensor y = F::max_pool2d(t, c.k, c.s, {0, 0}, c.d);
+        const int64_t oH = y.size(2), oW = y.size(3);
+        y.sum().backward();
+        std::vector<double> want_y, want_g(x.size(), 0.0);
+        for (int64_t n = 0; n < c.N * c.C; ++n)
+          for (int64_t oh = 0; oh < oH; ++oh)
+            for (int64_t ow = 0; ow < oW; ++ow) {
+              int64_t arg = -1;
+              for (int64_t i = 0; i < c.k[0]; ++i)
+                for (int64_t j = 0; j < c.k[1]; ++j) {
+                  const int64_t at =
+                      (n * c.H + oh * c.s[0] + i * c.d[0]) * c.W + ow * c.s[1] + j * c.d[1];
+                  const bool first_nan = std::isnan(x[at]) && (arg < 0 || !std::isnan(x[arg]));
+                  if (arg < 0 || x[at] > x[arg] || first_nan) arg = at;
+                }
+              want_y.push_back(x[arg]);
+              want_g[arg] += 1;
+            }
+        const std::vector<double> got_y = y.to_vector<double>(),
+                                  got_g = t.grad().to_vector<double>();
+        REQUIRE(got_y.size() == want_y.size());
+        for (size_t i = 0; i < want_y.size(); ++i)
+          CHECK((got_y[i] == want_y[i] || (std::isnan(got_y[i]) && std::isnan(want_y[i]))));
+        CHECK(got_g == want_g);
+      }
+  }
+
   TEST_CASE("max_pool2d: gradcheck") {
     check_grad([](Inputs v) { return F::max_pool2d(v[0], {2, 2}); }, {rnd({2, 2, 4, 4}, 11)});
     check_grad(

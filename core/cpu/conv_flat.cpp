@@ -21,55 +21,19 @@
 // work, so Auto picks Flat for stride 1 only. Groups are independent problems, one work item
 // each. Work items are blocks of rows of one image and group; grad_weight adds per-thread
 // partial sums in a fixed order, so results do not depend on thread timing.
-#include <cstring>
-
 #include "core/cpu/conv_cpu.h"
-
-// The vector helpers below are internal, always inlined; their ABI never matters.
-#pragma GCC diagnostic ignored "-Wpsabi"
+#include "core/cpu/simd.h"
 
 namespace glassbox::cpu {
 namespace {
 using conv_detail::Buffer;
 using conv_detail::ceil_div;
 using conv_detail::data_or_null;
-
-// 64-byte vectors (GCC/Clang vector extensions): one AVX-512 register, two AVX2 ones, and
-// plain scalar code where neither exists. The compiler keeps arrays of them in registers.
-template <class T>
-struct Simd {
-  typedef T Vec __attribute__((vector_size(64)));
-  static constexpr int kWidth = 64 / sizeof(T);
-};
-template <class T>
-using Vec = typename Simd<T>::Vec;
-
-template <class T>
-inline Vec<T> load(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <class T>
-inline Vec<T> load_partial(const T* p, int n) {  // lanes >= n are zero
-  Vec<T> v = {};
-  for (int i = 0; i < n; ++i) v[i] = p[i];
-  return v;
-}
-template <class T>
-inline void store(T* p, const Vec<T>& v, int n) {
-  if (n == Simd<T>::kWidth) {
-    std::memcpy(p, &v, sizeof v);
-  } else {
-    for (int i = 0; i < n; ++i) p[i] = v[i];
-  }
-}
-template <class T>
-inline T lane_sum(const Vec<T>& v) {
-  T s = 0;
-  for (int i = 0; i < Simd<T>::kWidth; ++i) s += v[i];
-  return s;
-}
+using simd::load;
+using simd::load_partial;
+using simd::Simd;
+using simd::store;
+using simd::Vec;
 
 constexpr int kBlock = 8;  // channels whose accumulators stay in registers
 
@@ -383,7 +347,7 @@ void grad_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
                                   vacc.data() + o * G * taps, len);
           }
         }
-        for (int64_t i = 0; i < size; ++i) acc[i] += lane_sum<T>(vacc[i]);
+        for (int64_t i = 0; i < size; ++i) acc[i] += simd::lane_sum<T>(vacc[i]);
       });
   std::copy(total.begin(), total.end(), dw);
 }

@@ -1,0 +1,55 @@
+#pragma once
+// 64-byte vectors through the GCC/Clang vector extensions: one AVX-512 register, two AVX2 ones,
+// and plain scalar code where neither exists. Arithmetic, comparisons (which give lane masks,
+// Mask<T>) and `mask ? a : b` work lane by lane; the compiler keeps small arrays of them in
+// registers. Used by kernels whose inner loops the compiler would not vectorise by itself
+// (conv_flat.cpp, nn_pool.cpp).
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+// These helpers are internal and always inlined: their ABI never matters.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace glassbox::cpu::simd {
+
+template <class T>
+struct Simd {
+  using Int = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  typedef T Vec __attribute__((vector_size(64)));
+  typedef Int Mask __attribute__((vector_size(64)));  // what a comparison of two Vec gives
+  static constexpr int kWidth = 64 / sizeof(T);
+};
+template <class T>
+using Vec = typename Simd<T>::Vec;
+template <class T>
+using Mask = typename Simd<T>::Mask;
+
+template <class T>
+inline Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T>
+inline Vec<T> load_partial(const T* p, int n) {  // lanes >= n are zero
+  Vec<T> v = {};
+  for (int i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+template <class T>
+inline void store(T* p, const Vec<T>& v, int n = Simd<T>::kWidth) {
+  if (n == Simd<T>::kWidth) {
+    std::memcpy(p, &v, sizeof v);
+  } else {
+    for (int i = 0; i < n; ++i) p[i] = v[i];
+  }
+}
+template <class T>
+inline T lane_sum(const Vec<T>& v) {
+  T s = 0;
+  for (int i = 0; i < Simd<T>::kWidth; ++i) s += v[i];
+  return s;
+}
+
+}  // namespace glassbox::cpu::simd
