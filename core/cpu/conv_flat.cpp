@@ -31,6 +31,7 @@ using conv_detail::ceil_div;
 using conv_detail::data_or_null;
 using simd::load;
 using simd::load_partial;
+using simd::Mask;
 using simd::Simd;
 using simd::store;
 using simd::Vec;
@@ -38,52 +39,84 @@ using simd::Vec;
 constexpr int kBlock = 8;  // channels whose accumulators stay in registers
 
 // ---- the two micro-kernels. `off` holds the taps' flat offsets; w and dw are laid out
-// [NB][S][taps]; src holds S flat runs `cs` elements apart.
+// [NB][S][taps]; src holds S flat runs `cs` elements apart and may be read up to `end`.
+// The last strip of a run is partial: its loads read full vectors where src allows (lanes
+// past the run are garbage there, and are either never stored or masked to zero), so that
+// MNIST's short runs (68 outputs on an 8x8 plane: four and a quarter vectors) do not pay a
+// scalar tail. Output rows (dst, and e in tap_gram) are `ld` apart, a multiple of the
+// vector width, with the padding zero in e.
 
-// dst[b*len + k] = sum_{s < S, t < taps} w[(b*S + s)*taps + t] * src[s*cs + k + off[t]]
-template <class T, int NB, bool Full>
+template <class T>
+inline Vec<T> load_upto(const T* p, int n, const T* end) {
+  return p + Simd<T>::kWidth <= end ? load(p) : load_partial(p, n);
+}
+
+// dst[b*ld + k] = sum_{s < S, t < taps} w[(b*S + s)*taps + t] * src[s*cs + k + off[t]] for
+// U vectors of k from k0 (the last one n lanes wide when not Full): each weight, broadcast
+// once, serves U vectors. Lanes past n are stored too, into dst's row padding.
+template <class T, int NB, int U, bool Full>
 inline void sum_strip(const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps,
-                      const T* w, T* dst, int64_t len, int64_t k, int n) {
-  Vec<T> acc[NB];
-  for (int b = 0; b < NB; ++b) acc[b] = Vec<T>{};
+                      const T* w, T* dst, int64_t ld, int64_t k0, int n, const T* end) {
+  constexpr int W = Simd<T>::kWidth;
+  Vec<T> acc[NB][U];
+  for (int b = 0; b < NB; ++b)
+    for (int u = 0; u < U; ++u) acc[b][u] = Vec<T>{};
   const int64_t wstride = S * taps;
   for (int64_t s = 0; s < S; ++s) {
-    const T* sp = src + s * cs + k;
+    const T* sp = src + s * cs + k0;
     const T* ws = w + s * taps;
     for (int64_t t = 0; t < taps; ++t) {
-      const Vec<T> xv = Full ? load(sp + off[t]) : load_partial(sp + off[t], n);
-      for (int b = 0; b < NB; ++b) acc[b] += ws[b * wstride + t] * xv;
+      Vec<T> xv[U];
+      for (int u = 0; u < U; ++u) {
+        const T* p = sp + off[t] + u * W;
+        xv[u] = (Full || u + 1 < U) ? load(p) : load_upto(p, n, end);
+      }
+      for (int b = 0; b < NB; ++b) {
+        const T wv = ws[b * wstride + t];
+        for (int u = 0; u < U; ++u) acc[b][u] += wv * xv[u];
+      }
     }
   }
-  for (int b = 0; b < NB; ++b) store(dst + b * len + k, acc[b], n);
+  for (int b = 0; b < NB; ++b)
+    for (int u = 0; u < U; ++u) store(dst + b * ld + k0 + u * W, acc[b][u]);
 }
 
 template <class T, int NB>
 void tap_sum(const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps, const T* w,
-             T* dst, int64_t len) {
+             T* dst, int64_t ld, int64_t len, const T* end) {
   constexpr int W = Simd<T>::kWidth;
   int64_t k = 0;
-  for (; k + W <= len; k += W) sum_strip<T, NB, true>(src, cs, S, off, taps, w, dst, len, k, W);
+  for (; k + 2 * W <= len; k += 2 * W)
+    sum_strip<T, NB, 2, true>(src, cs, S, off, taps, w, dst, ld, k, W, end);
+  if (k + W <= len) {
+    sum_strip<T, NB, 1, true>(src, cs, S, off, taps, w, dst, ld, k, W, end);
+    k += W;
+  }
   if (k < len)
-    sum_strip<T, NB, false>(src, cs, S, off, taps, w, dst, len, k, static_cast<int>(len - k));
+    sum_strip<T, NB, 1, false>(src, cs, S, off, taps, w, dst, ld, k, static_cast<int>(len - k),
+                               end);
 }
 
-// dwv[b*bstride + u] += sum over k < len of e[b*len + k] * src[k + off[u]], per lane, for
+// dwv[b*bstride + u] += sum over k < len of e[b*ld + k] * src[k + off[u]], per lane, for
 // b < NB, u < TB: vector partial sums, added across lanes only once per thread (lane sums per
 // work item would cost as much as the products on MNIST's small planes).
 template <class T, int NB, int TB>
-void gram_taps(const T* e, int64_t len, const T* src, const int64_t* off, Vec<T>* dwv,
-               int64_t bstride) {
+void gram_taps(const T* e, int64_t ld, int64_t len, const T* src, const int64_t* off, Vec<T>* dwv,
+               int64_t bstride, const T* end) {
   constexpr int W = Simd<T>::kWidth;
   Vec<T> acc[NB][TB];
   for (int b = 0; b < NB; ++b)
     for (int u = 0; u < TB; ++u) acc[b][u] = Vec<T>{};
   auto strip = [&](int64_t k, int n, auto full) {
     Vec<T> ev[NB];
-    for (int b = 0; b < NB; ++b)
-      ev[b] = full ? load(e + b * len + k) : load_partial(e + b * len + k, n);
+    for (int b = 0; b < NB; ++b) ev[b] = load(e + b * ld + k);  // zero past len
+    Mask<T> keep = {};  // the tail's lanes < n: src past the run may hold inf or NaN
+    if (!full)
+      for (int l = 0; l < n; ++l) keep[l] = -1;
     for (int u = 0; u < TB; ++u) {
-      const Vec<T> xv = full ? load(src + k + off[u]) : load_partial(src + k + off[u], n);
+      const T* p = src + k + off[u];
+      Vec<T> xv = full ? load(p) : load_upto(p, n, end);
+      if (!full) xv = keep ? xv : Vec<T>{};
       for (int b = 0; b < NB; ++b) acc[b][u] += ev[b] * xv;
     }
   };
@@ -94,10 +127,10 @@ void gram_taps(const T* e, int64_t len, const T* src, const int64_t* off, Vec<T>
     for (int u = 0; u < TB; ++u) dwv[b * bstride + u] += acc[b][u];
 }
 
-// dwv[(b*S + s)*taps + t] += sum_{k < len} e[b*len + k] * src[s*cs + k + off[t]] (per lane)
+// dwv[(b*S + s)*taps + t] += sum_{k < len} e[b*ld + k] * src[s*cs + k + off[t]] (per lane)
 template <class T, int NB>
-void tap_gram(const T* e, const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps,
-              Vec<T>* dwv, int64_t len) {
+void tap_gram(const T* e, int64_t ld, const T* src, int64_t cs, int64_t S, const int64_t* off,
+              int64_t taps, Vec<T>* dwv, int64_t len, const T* end) {
   constexpr int TB = NB <= 5 ? 3 : 2;  // taps per pass: NB*TB accumulators + NB + TB loads
   for (int64_t s = 0; s < S; ++s)
     for (int64_t t0 = 0; t0 < taps; t0 += TB) {
@@ -105,11 +138,11 @@ void tap_gram(const T* e, const T* src, int64_t cs, int64_t S, const int64_t* of
       const T* sp = src + s * cs;
       Vec<T>* d = dwv + s * taps + t0;
       if (nt == TB) {
-        gram_taps<T, NB, TB>(e, len, sp, off + t0, d, S * taps);
+        gram_taps<T, NB, TB>(e, ld, len, sp, off + t0, d, S * taps, end);
       } else if (nt == 2) {
-        gram_taps<T, NB, 2>(e, len, sp, off + t0, d, S * taps);
+        gram_taps<T, NB, 2>(e, ld, len, sp, off + t0, d, S * taps, end);
       } else {
-        gram_taps<T, NB, 1>(e, len, sp, off + t0, d, S * taps);
+        gram_taps<T, NB, 1>(e, ld, len, sp, off + t0, d, S * taps, end);
       }
     }
 }
@@ -189,17 +222,21 @@ int64_t block_rows(int64_t total_rows, int64_t elements_per_row, int64_t planes)
 }
 
 // Rows [r0, r1) of the zero-padded planes of channels [c0, c0 + C) of one image `img`, as C
-// flat runs `cs` elements apart: x itself when it needs no padding, else a copy in buf.
+// flat runs `cs` elements apart, readable up to `end`: x itself (which ends at x_end) when it
+// needs no padding, else a copy in buf.
 template <class T>
-const T* padded_rows(const T* img, const ConvGeometry& g, const Plan& P, int64_t c0, int64_t C,
-                     int64_t r0, int64_t r1, Buffer<T>& buf, int64_t& cs) {
+const T* padded_rows(const T* img, const T* x_end, const ConvGeometry& g, const Plan& P, int64_t c0,
+                     int64_t C, int64_t r0, int64_t r1, Buffer<T>& buf, int64_t& cs,
+                     const T*& end) {
   const int64_t plane = g.in_h * g.in_w;
   if (P.in_place) {
     cs = plane;
+    end = x_end;
     return img + c0 * plane + r0 * g.in_w;
   }
   cs = (r1 - r0) * P.Wp;
-  buf.assign(static_cast<size_t>(C * cs), T(0));
+  buf.assign(static_cast<size_t>(C * cs + Simd<T>::kWidth), T(0));
+  end = buf.data() + buf.size();
   for (int64_t c = 0; c < C; ++c)
     for (int64_t r = std::max(r0, g.pad_top); r < std::min(r1, g.pad_top + g.in_h); ++r) {
       const T* s = img + (c0 + c) * plane + (r - g.pad_top) * g.in_w;
@@ -209,19 +246,20 @@ const T* padded_rows(const T* img, const ConvGeometry& g, const Plan& P, int64_t
 }
 
 // dy rows [i0, i1) of channels [o0, o0 + C) of one image, placed on the flat stride-1 grid
-// positions [base, base + len) (grid row i*sh, column j*sw), zero elsewhere: C runs of len.
+// positions [base, base + len) (grid row i*sh, column j*sw), zero elsewhere: C runs `pitch`
+// >= len apart, and a vector of zeros after the last.
 template <class T>
 void grid_rows(const T* dy_img, const ConvGeometry& g, const Plan& P, int64_t o0, int64_t C,
-               int64_t i0, int64_t i1, int64_t base, int64_t len, Buffer<T>& buf) {
-  buf.assign(static_cast<size_t>(C * len), T(0));
+               int64_t i0, int64_t i1, int64_t base, int64_t len, int64_t pitch, Buffer<T>& buf) {
+  buf.assign(static_cast<size_t>(C * pitch + Simd<T>::kWidth), T(0));
   const int64_t plane = g.out_h * g.out_w;
   for (int64_t c = 0; c < C; ++c)
     for (int64_t i = i0; i < i1; ++i) {
       const T* s = dy_img + (o0 + c) * plane + i * g.out_w;
       const int64_t at = i * g.stride_h * P.Wp - base;  // position of (i, 0)
-      T* d = buf.data() + c * len;
+      T* d = buf.data() + c * pitch;
       if (g.stride_w == 1 && at >= 0 && at + g.out_w <= len) {
-        std::copy(s, s + g.out_w, d + at);
+        for (int64_t j = 0; j < g.out_w; ++j) d[at + j] = s[j];  // short rows: no memmove call
         continue;
       }
       for (int64_t j = 0; j < g.out_w; ++j) {
@@ -233,6 +271,8 @@ void grid_rows(const T* dy_img, const ConvGeometry& g, const Plan& P, int64_t o0
 
 // ---- the three passes
 
+int64_t padded_to_vectors(int64_t len, int width) { return ceil_div(len, width) * width; }
+
 template <class T>
 void forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g) {
   const Plan P = plan_of(g);
@@ -240,6 +280,7 @@ void forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g) {
   const int64_t sh = g.stride_h, sw = g.stride_w, mb = std::min<int64_t>(M, kBlock);
   const int64_t R = block_rows(g.out_h, (G + mb) * sh * P.Wp, g.batch * g.groups);
   const int64_t blocks = ceil_div(g.out_h, R);
+  const T* x_end = x + g.batch * g.in_channels * g.in_h * g.in_w;
   parallel_for(
       g.batch * g.groups * blocks, R * g.out_w * M * G * taps, [&](int64_t b0, int64_t b1) {
         Buffer<T> xbuf, ybuf;
@@ -247,21 +288,28 @@ void forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g) {
           const int64_t n = item / (g.groups * blocks), group = item / blocks % g.groups;
           const int64_t i0 = item % blocks * R, i1 = std::min(g.out_h, i0 + R);
           int64_t cs = 0;
-          const T* src = padded_rows(x + n * g.in_channels * g.in_h * g.in_w, g, P, group * G, G,
-                                     i0 * sh, (i1 - 1) * sh + P.span_h, xbuf, cs);
+          const T* end = nullptr;
+          const T* src =
+              padded_rows(x + n * g.in_channels * g.in_h * g.in_w, x_end, g, P, group * G, G,
+                          i0 * sh, (i1 - 1) * sh + P.span_h, xbuf, cs, end);
           const int64_t len = (i1 - 1 - i0) * sh * P.Wp + P.W1;  // flat outputs of rows [i0, i1)
-          ybuf.resize(static_cast<size_t>(mb * len));
+          const int64_t ld = padded_to_vectors(len, Simd<T>::kWidth);
+          ybuf.resize(static_cast<size_t>(mb * ld));
           for (int64_t o0 = 0; o0 < M; o0 += kBlock) {
             const int64_t nb = std::min<int64_t>(kBlock, M - o0), o = group * M + o0;
             for_block<TapSum, T>(nb, src, cs, G, P.off.data(), taps, w + o * G * taps, ybuf.data(),
-                                 len);
+                                 ld, len, end);
             for (int64_t m = 0; m < nb; ++m) {
               const T bias = b ? b[o + m] : T(0);
               T* yo = y + ((n * g.out_channels + o + m) * g.out_h) * g.out_w;
               for (int64_t i = i0; i < i1; ++i) {
-                const T* s = ybuf.data() + m * len + (i - i0) * sh * P.Wp;
+                const T* s = ybuf.data() + m * ld + (i - i0) * sh * P.Wp;
                 T* d = yo + i * g.out_w;
-                for (int64_t j = 0; j < g.out_w; ++j) d[j] = s[j * sw] + bias;
+                if (sw == 1) {  // the common case, as its own loop so that it vectorises
+                  for (int64_t j = 0; j < g.out_w; ++j) d[j] = s[j] + bias;
+                } else {
+                  for (int64_t j = 0; j < g.out_w; ++j) d[j] = s[j * sw] + bias;
+                }
               }
             }
           }
@@ -297,19 +345,21 @@ void grad_input(const T* dy, const T* w, const T* b, T* dx, const ConvGeometry& 
       const int64_t i_lo = std::max<int64_t>(0, ceil_div(r0 - P.span_h + 1, g.stride_h));
       const int64_t i_hi = std::min(g.out_h, ceil_div(r1, g.stride_h));
       grid_rows(dy + n * g.out_channels * g.out_h * g.out_w, g, P, group * M, M, i_lo,
-                std::max(i_lo, i_hi), base, dlen, dyz);
+                std::max(i_lo, i_hi), base, dlen, dlen, dyz);
       // dx over columns [pad_left, pad_left + in_w) of rows [r0, r1)
       const int64_t len = (r1 - r0 - 1) * P.Wp + g.in_w;
-      xbuf.resize(static_cast<size_t>(cb * len));
+      const int64_t ld = padded_to_vectors(len, Simd<T>::kWidth);
+      xbuf.resize(static_cast<size_t>(cb * ld));
       for (int64_t c0 = 0; c0 < G; c0 += kBlock) {
         const int64_t nb = std::min<int64_t>(kBlock, G - c0), c = group * G + c0;
         for_block<TapSum, T>(nb, dyz.data() + P.reach + g.pad_left, dlen, M, back.data(), taps,
-                             wt.data() + c * M * taps, xbuf.data(), len);
+                             wt.data() + c * M * taps, xbuf.data(), ld, len,
+                             dyz.data() + dyz.size());
         for (int64_t u = 0; u < nb; ++u) {
           const T bias = b ? b[c + u] : T(0);
           T* dxc = dx + ((n * g.in_channels + c + u) * g.in_h + (r0 - g.pad_top)) * g.in_w;
           for (int64_t r = 0; r < r1 - r0; ++r) {
-            const T* s = xbuf.data() + u * len + r * P.Wp;
+            const T* s = xbuf.data() + u * ld + r * P.Wp;
             T* d = dxc + r * g.in_w;
             for (int64_t j = 0; j < g.in_w; ++j) d[j] = s[j] + bias;
           }
@@ -327,6 +377,7 @@ void grad_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
   const int64_t R = block_rows(g.out_h, (G + mb) * sh * P.Wp, g.batch * g.groups);
   const int64_t blocks = ceil_div(g.out_h, R);
   const int64_t size = g.out_channels * G * taps;  // dw's own layout [C_out, G, kH, kW]
+  const T* x_end = x + g.batch * g.in_channels * g.in_h * g.in_w;
   Buffer<T> total = conv_detail::parallel_sum<T>(
       g.batch * g.groups * blocks, R * g.out_w * M * G * taps, size,
       [&](int64_t b0, int64_t b1, T* acc) {
@@ -336,15 +387,18 @@ void grad_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
           const int64_t n = item / (g.groups * blocks), group = item / blocks % g.groups;
           const int64_t i0 = item % blocks * R, i1 = std::min(g.out_h, i0 + R);
           int64_t cs = 0;
-          const T* src = padded_rows(x + n * g.in_channels * g.in_h * g.in_w, g, P, group * G, G,
-                                     i0 * sh, (i1 - 1) * sh + P.span_h, xbuf, cs);
+          const T* end = nullptr;
+          const T* src =
+              padded_rows(x + n * g.in_channels * g.in_h * g.in_w, x_end, g, P, group * G, G,
+                          i0 * sh, (i1 - 1) * sh + P.span_h, xbuf, cs, end);
           const int64_t len = (i1 - 1 - i0) * sh * P.Wp + P.W1;
+          const int64_t ld = padded_to_vectors(len, Simd<T>::kWidth);
           grid_rows(dy + n * g.out_channels * g.out_h * g.out_w, g, P, group * M, M, i0, i1,
-                    i0 * sh * P.Wp, len, dyz);
+                    i0 * sh * P.Wp, len, ld, dyz);
           for (int64_t o0 = 0; o0 < M; o0 += kBlock) {
             const int64_t nb = std::min<int64_t>(kBlock, M - o0), o = group * M + o0;
-            for_block<TapGram, T>(nb, dyz.data() + o0 * len, src, cs, G, P.off.data(), taps,
-                                  vacc.data() + o * G * taps, len);
+            for_block<TapGram, T>(nb, dyz.data() + o0 * ld, ld, src, cs, G, P.off.data(), taps,
+                                  vacc.data() + o * G * taps, len, end);
           }
         }
         for (int64_t i = 0; i < size; ++i) acc[i] += simd::lane_sum<T>(vacc[i]);
