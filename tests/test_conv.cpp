@@ -350,6 +350,26 @@ TEST_SUITE("conv") {
     }
   }
 
+  TEST_CASE("the bias gradient is the plain sum of dy over batch and pixels, per channel") {
+    // one kernel serves every algorithm (16-lane running sums per plane, planes in double)
+    for (DType dt : {kFloat64, kFloat32})
+      for (const Shape& ys : {Shape{7, 3, 5, 7}, Shape{2, 5, 17, 19}, Shape{64, 2, 1, 1}}) {
+        CAPTURE(shape_str(ys));
+        Case c;
+        c.x = {ys[0], 2, ys[2] + 2, ys[3] + 2};
+        c.w = {ys[1], 2, 3, 3};
+        const Result r = run(c, ConvAlgo::Auto, dt);
+        const std::vector<double> dy = rnd(ys, 4, dt).to_vector<double>();
+        std::vector<double> want(static_cast<size_t>(ys[1]), 0.0);
+        const int64_t plane = ys[2] * ys[3];
+        for (size_t i = 0; i < dy.size(); ++i) want[i / plane % ys[1]] += dy[i];
+        const std::vector<double> got = r.db.to_vector<double>();
+        REQUIRE(got.size() == want.size());
+        for (size_t i = 0; i < want.size(); ++i)
+          CHECK(got[i] == doctest::Approx(want[i]).epsilon(dt == kFloat32 ? 1e-5 : 1e-12));
+      }
+  }
+
   TEST_CASE("gradcheck: conv2d and conv_transpose2d w.r.t. input, weight and bias") {
     std::vector<Case> cases(4);
     cases[0].x = {2, 2, 5, 4};  // grouped, strided, asymmetric padding, dilated

@@ -85,13 +85,12 @@ template <class T, int NB>
 void tap_sum(const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps, const T* w,
              T* dst, int64_t ld, int64_t len, const T* end) {
   constexpr int W = Simd<T>::kWidth;
+  constexpr int U = NB <= 6 ? 4 : 2;  // NB*U accumulators + U loads + a broadcast: <= 32
   int64_t k = 0;
-  for (; k + 2 * W <= len; k += 2 * W)
-    sum_strip<T, NB, 2, true>(src, cs, S, off, taps, w, dst, ld, k, W, end);
-  if (k + W <= len) {
+  for (; k + U * W <= len; k += U * W)
+    sum_strip<T, NB, U, true>(src, cs, S, off, taps, w, dst, ld, k, W, end);
+  for (; k + W <= len; k += W)
     sum_strip<T, NB, 1, true>(src, cs, S, off, taps, w, dst, ld, k, W, end);
-    k += W;
-  }
   if (k < len)
     sum_strip<T, NB, 1, false>(src, cs, S, off, taps, w, dst, ld, k, static_cast<int>(len - k),
                                end);

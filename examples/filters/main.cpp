@@ -1,6 +1,6 @@
 // filters: the notebook's image kernels from the command line.
 //   filters IN OUT [--kernel emboss|identity|sharpen|edge|"a,b,c,d,e,f,g,h,i"]
-//                  [--algo auto|direct|shiftgemm|im2col|all] [--same] [--repeat N]
+//                  [--algo auto|direct|shiftgemm|im2col|flat|all] [--same] [--repeat N]
 // Writes OUT as PNG and prints how long each algorithm took (best of N runs). With
 // --algo all, every algorithm runs, their results are compared, and Direct's is written.
 #include <algorithm>
@@ -17,7 +17,7 @@ using namespace glassbox;
 namespace {
 void usage() {
   std::cout << "usage: filters IN OUT [--kernel emboss|identity|sharpen|edge|a,b,...,i]\n"
-               "               [--algo auto|direct|shiftgemm|im2col|all] [--same] [--repeat N]\n"
+               "               [--algo auto|direct|shiftgemm|im2col|flat|all] [--same] [--repeat N]\n"
                "               [--threads N]\n";
 }
 }  // namespace

@@ -34,7 +34,7 @@ MNIST with Adam and prints the accuracy on the 10,000 test images.
   --seed N          seed for the initial weights, dropout and the data order (default 0)
   --threads N       CPU threads (default: all cores)
   --device D        cpu or cuda (default cpu)
-  --conv-algo A     auto, direct, shiftgemm or im2col (default auto)
+  --conv-algo A     auto, direct, shiftgemm, im2col or flat (default auto)
   --data DIR        folder with the four IDX files (.gz or raw). Default: data/mnist/, then
                     ../shared/data/mnist/ (Fashion: data/fashion-mnist/, then Debian's
                     /usr/share/datasets/fashion-mnist/), else download into data/<name>/
