@@ -16,9 +16,10 @@ using namespace glassbox;
 
 namespace {
 void usage() {
-  std::cout << "usage: filters IN OUT [--kernel emboss|identity|sharpen|edge|a,b,...,i]\n"
-               "               [--algo auto|direct|shiftgemm|im2col|flat|all] [--same] [--repeat N]\n"
-               "               [--threads N]\n";
+  std::cout
+      << "usage: filters IN OUT [--kernel emboss|identity|sharpen|edge|a,b,...,i]\n"
+         "               [--algo auto|direct|shiftgemm|im2col|flat|all] [--same] [--repeat N]\n"
+         "               [--threads N]\n";
 }
 }  // namespace
 
