@@ -1,6 +1,7 @@
 #include "core/allocator.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -43,6 +44,8 @@ void note_alloc(Counters& c, int64_t bytes) {
 constexpr size_t kAlignment = 64;  // a cache line, and enough for any SIMD load
 
 size_t rounded(size_t bytes) {
+  if (bytes > SIZE_MAX - kAlignment)
+    throw Error(str("allocate: cannot allocate ", bytes, " bytes (size overflow)"));
   const size_t r = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   return r == 0 ? kAlignment : r;
 }
@@ -141,9 +144,15 @@ void* allocate(size_t bytes, Device device) {
     p = cpu_cache().take(size);
     if (!p) {
       p = std::aligned_alloc(kAlignment, size);
+      if (!p) {  // blocks of other sizes may be cached: give them back and try once more
+        cpu_cache().release();
+        p = std::aligned_alloc(kAlignment, size);
+      }
       if (!p) throw Error(str("allocate: out of CPU memory allocating ", bytes, " bytes"));
       counters(device).system.fetch_add(1);
     }
+    // the rounding slack past the requested bytes is off limits too, as with malloc
+    GB_POISON(static_cast<char*>(p) + bytes, size - bytes);
   } else {
     p = cuda::device_malloc(bytes, device.index);
     counters(device).system.fetch_add(1);
@@ -155,7 +164,9 @@ void* allocate(size_t bytes, Device device) {
 void deallocate(void* ptr, size_t bytes, Device device) {
   if (!ptr) return;
   if (device.is_cpu()) {
-    if (!cpu_cache().put(ptr, rounded(bytes))) std::free(ptr);
+    const size_t size = rounded(bytes);
+    GB_UNPOISON(ptr, size);
+    if (!cpu_cache().put(ptr, size)) std::free(ptr);
   } else {
     cuda::device_free(ptr, device.index);
   }

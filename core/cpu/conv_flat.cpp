@@ -21,6 +21,9 @@
 // work, so Auto picks Flat for stride 1 only. Groups are independent problems, one work item
 // each. Work items are blocks of rows of one image and group; grad_weight adds per-thread
 // partial sums in a fixed order, so results do not depend on thread timing.
+// The dropped positions multiply real data by zero, so with an inf or NaN in the input (or a
+// weight), 0 * inf can make a gradient NaN where Direct's is finite, as with ShiftGemm;
+// finite data gives the same results as Direct, to rounding.
 #include "core/cpu/conv_cpu.h"
 #include "core/cpu/simd.h"
 
