@@ -129,24 +129,31 @@ void gram_taps(const T* e, int64_t ld, int64_t len, const T* src, const int64_t*
     for (int u = 0; u < TB; ++u) dwv[b * bstride + u] += acc[b][u];
 }
 
+// gram_taps for a runtime tap count nt in 1..TB.
+template <class T, int NB, int TB>
+void gram_some_taps(int64_t nt, const T* e, int64_t ld, int64_t len, const T* src,
+                    const int64_t* off, Vec<T>* dwv, int64_t bstride, const T* end) {
+  if constexpr (TB > 1) {
+    if (nt < TB) return gram_some_taps<T, NB, TB - 1>(nt, e, ld, len, src, off, dwv, bstride, end);
+  }
+  gram_taps<T, NB, TB>(e, ld, len, src, off, dwv, bstride, end);
+}
+
+// Taps per pass for NB channels: as many as fit in 32 vector registers with the NB*TB
+// accumulators, the NB loads of e and one of src (all 9 taps of a 3x3 kernel up to NB = 3).
+constexpr int taps_per_pass(int nb) {
+  return nb <= 3 ? 9 : nb == 4 ? 6 : nb == 5 ? 5 : nb == 6 ? 4 : nb == 7 ? 3 : 2;
+}
+
 // dwv[(b*S + s)*taps + t] += sum_{k < len} e[b*ld + k] * src[s*cs + k + off[t]] (per lane)
 template <class T, int NB>
 void tap_gram(const T* e, int64_t ld, const T* src, int64_t cs, int64_t S, const int64_t* off,
               int64_t taps, Vec<T>* dwv, int64_t len, const T* end) {
-  constexpr int TB = NB <= 5 ? 3 : 2;  // taps per pass: NB*TB accumulators + NB + TB loads
+  constexpr int TB = taps_per_pass(NB);
   for (int64_t s = 0; s < S; ++s)
-    for (int64_t t0 = 0; t0 < taps; t0 += TB) {
-      const int64_t nt = std::min<int64_t>(TB, taps - t0);
-      const T* sp = src + s * cs;
-      Vec<T>* d = dwv + s * taps + t0;
-      if (nt == TB) {
-        gram_taps<T, NB, TB>(e, ld, len, sp, off + t0, d, S * taps, end);
-      } else if (nt == 2) {
-        gram_taps<T, NB, 2>(e, ld, len, sp, off + t0, d, S * taps, end);
-      } else {
-        gram_taps<T, NB, 1>(e, ld, len, sp, off + t0, d, S * taps, end);
-      }
-    }
+    for (int64_t t0 = 0; t0 < taps; t0 += TB)
+      gram_some_taps<T, NB, TB>(std::min<int64_t>(TB, taps - t0), e, ld, len, src + s * cs,
+                                off + t0, dwv + s * taps + t0, S * taps, end);
 }
 
 // Runs Kernel<T, nb> for a runtime block size nb in 1..kBlock.
