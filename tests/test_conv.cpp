@@ -321,7 +321,7 @@ TEST_SUITE("conv") {
     // Flat holds 8 channels in registers and runs 64-byte vectors along flat planes: more than
     // 8 channels (two blocks and a remainder), planes wider than a vector with tails, planes
     // read in place (no padding) and padded copies, and stride > 1 on the stride-1 grid.
-    std::vector<Case> cases(6);
+    std::vector<Case> cases(8);
     cases[0].x = {2, 11, 7, 37};  // in place, 2 input and 3 output blocks
     cases[0].w = {19, 11, 3, 2};
     cases[1].x = {1, 10, 9, 21};  // grouped, padded, dilated
@@ -341,6 +341,12 @@ TEST_SUITE("conv") {
     cases[5].x = {2, 17, 6, 6};  // no bias, 1x1 kernel
     cases[5].w = {9, 17, 1, 1};
     cases[5].bias = false;
+    cases[6].x = {2, 3, 5, 83};  // wide rows: computed row by row straight into y, bias first
+    cases[6].w = {10, 3, 3, 3};
+    cases[6].p.set_padding(1);
+    cases[7].x = {1, 2, 4, 130};  // wide, in place, dilated
+    cases[7].w = {3, 2, 2, 3};
+    cases[7].p.set_dilation(1, 3);
     for (const Case& c : cases) {
       CAPTURE(c.name());
       check_same(run(c, ConvAlgo::Flat), run(c, ConvAlgo::Direct), 1e-10);

@@ -54,16 +54,18 @@ inline Vec<T> load_upto(const T* p, int n, const T* end) {
   return p + Simd<T>::kWidth <= end ? load(p) : load_partial(p, n);
 }
 
-// dst[b*ld + k] = sum_{s < S, t < taps} w[(b*S + s)*taps + t] * src[s*cs + k + off[t]] for
-// U vectors of k from k0 (the last one n lanes wide when not Full): each weight, broadcast
-// once, serves U vectors. Lanes past n are stored too, into dst's row padding.
+// dst[b*ld + k] = init[b] + sum_{s < S, t < taps} w[(b*S + s)*taps + t] * src[s*cs + k + off[t]]
+// for U vectors of k from k0 (the last one n lanes wide when not Full); init null means 0.
+// Each weight, broadcast once, serves U vectors. A partial vector stores all its lanes, into
+// dst's row padding, unless `exact`.
 template <class T, int NB, int U, bool Full>
 inline void sum_strip(const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps,
-                      const T* w, T* dst, int64_t ld, int64_t k0, int n, const T* end) {
+                      const T* w, const T* init, T* dst, int64_t ld, int64_t k0, int n,
+                      const T* end, bool exact) {
   constexpr int W = Simd<T>::kWidth;
   Vec<T> acc[NB][U];
   for (int b = 0; b < NB; ++b)
-    for (int u = 0; u < U; ++u) acc[b][u] = Vec<T>{};
+    for (int u = 0; u < U; ++u) acc[b][u] = Vec<T>{} + (init ? init[b] : T(0));
   const int64_t wstride = S * taps;
   for (int64_t s = 0; s < S; ++s) {
     const T* sp = src + s * cs + k0;
@@ -81,22 +83,23 @@ inline void sum_strip(const T* src, int64_t cs, int64_t S, const int64_t* off, i
     }
   }
   for (int b = 0; b < NB; ++b)
-    for (int u = 0; u < U; ++u) store(dst + b * ld + k0 + u * W, acc[b][u]);
+    for (int u = 0; u < U; ++u)
+      store(dst + b * ld + k0 + u * W, acc[b][u], (Full || u + 1 < U || !exact) ? W : n);
 }
 
 template <class T, int NB>
 void tap_sum(const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps, const T* w,
-             T* dst, int64_t ld, int64_t len, const T* end) {
+             const T* init, T* dst, int64_t ld, int64_t len, const T* end, bool exact) {
   constexpr int W = Simd<T>::kWidth;
   constexpr int U = NB <= 6 ? 4 : 2;  // NB*U accumulators + U loads + a broadcast: <= 32
   int64_t k = 0;
   for (; k + U * W <= len; k += U * W)
-    sum_strip<T, NB, U, true>(src, cs, S, off, taps, w, dst, ld, k, W, end);
+    sum_strip<T, NB, U, true>(src, cs, S, off, taps, w, init, dst, ld, k, W, end, exact);
   for (; k + W <= len; k += W)
-    sum_strip<T, NB, 1, true>(src, cs, S, off, taps, w, dst, ld, k, W, end);
+    sum_strip<T, NB, 1, true>(src, cs, S, off, taps, w, init, dst, ld, k, W, end, exact);
   if (k < len)
-    sum_strip<T, NB, 1, false>(src, cs, S, off, taps, w, dst, ld, k, static_cast<int>(len - k),
-                               end);
+    sum_strip<T, NB, 1, false>(src, cs, S, off, taps, w, init, dst, ld, k,
+                               static_cast<int>(len - k), end, exact);
 }
 
 // dwv[b*bstride + u] += sum over k < len of e[b*ld + k] * src[k + off[u]], per lane, for
@@ -290,6 +293,10 @@ void forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g) {
   const int64_t R = block_rows(g.out_h, (G + mb) * sh * P.Wp, g.batch * g.groups);
   const int64_t blocks = ceil_div(g.out_h, R);
   const T* x_end = x + g.batch * g.in_channels * g.in_h * g.in_w;
+  // Wide rows (the notebook's 1600-pixel image): each row is many vectors long, so it is
+  // computed straight into y with the bias as the accumulators' start, skipping the flat
+  // buffer and the copy out of it. Narrow rows (MNIST's 26) run flat across row ends.
+  const bool rows_direct = sh == 1 && sw == 1 && g.out_w >= 4 * Simd<T>::kWidth;
   parallel_for(
       g.batch * g.groups * blocks, R * g.out_w * M * G * taps, [&](int64_t b0, int64_t b1) {
         Buffer<T> xbuf, ybuf;
@@ -303,11 +310,19 @@ void forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g) {
                           i0 * sh, (i1 - 1) * sh + P.span_h, xbuf, cs, end);
           const int64_t len = (i1 - 1 - i0) * sh * P.Wp + P.W1;  // flat outputs of rows [i0, i1)
           const int64_t ld = padded_to_vectors(len, Simd<T>::kWidth);
-          ybuf.resize(static_cast<size_t>(mb * ld));
+          if (!rows_direct) ybuf.resize(static_cast<size_t>(mb * ld));
           for (int64_t o0 = 0; o0 < M; o0 += kBlock) {
             const int64_t nb = std::min<int64_t>(kBlock, M - o0), o = group * M + o0;
-            for_block<TapSum, T>(nb, src, cs, G, P.off.data(), taps, w + o * G * taps, ybuf.data(),
-                                 ld, len, end);
+            if (rows_direct) {  // each output row straight into y, bias included
+              for (int64_t i = i0; i < i1; ++i)
+                for_block<TapSum, T>(nb, src + (i - i0) * P.Wp, cs, G, P.off.data(), taps,
+                                     w + o * G * taps, b ? b + o : nullptr,
+                                     y + ((n * g.out_channels + o) * g.out_h + i) * g.out_w,
+                                     g.out_h * g.out_w, g.out_w, end, true);
+              continue;
+            }
+            for_block<TapSum, T>(nb, src, cs, G, P.off.data(), taps, w + o * G * taps,
+                                 static_cast<const T*>(nullptr), ybuf.data(), ld, len, end, false);
             for (int64_t m = 0; m < nb; ++m) {
               const T bias = b ? b[o + m] : T(0);
               T* yo = y + ((n * g.out_channels + o + m) * g.out_h) * g.out_w;
@@ -362,8 +377,8 @@ void grad_input(const T* dy, const T* w, const T* b, T* dx, const ConvGeometry& 
       for (int64_t c0 = 0; c0 < G; c0 += kBlock) {
         const int64_t nb = std::min<int64_t>(kBlock, G - c0), c = group * G + c0;
         for_block<TapSum, T>(nb, dyz.data() + P.reach + g.pad_left, dlen, M, back.data(), taps,
-                             wt.data() + c * M * taps, xbuf.data(), ld, len,
-                             dyz.data() + dyz.size());
+                             wt.data() + c * M * taps, static_cast<const T*>(nullptr), xbuf.data(),
+                             ld, len, dyz.data() + dyz.size(), false);
         for (int64_t u = 0; u < nb; ++u) {
           const T bias = b ? b[c + u] : T(0);
           T* dxc = dx + ((n * g.in_channels + c + u) * g.in_h + (r0 - g.pad_top)) * g.in_w;
