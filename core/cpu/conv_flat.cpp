@@ -263,22 +263,40 @@ const T* padded_rows(const T* img, const T* x_end, const ConvGeometry& g, const 
 template <class T>
 void grid_rows(const T* dy_img, const ConvGeometry& g, const Plan& P, int64_t o0, int64_t C,
                int64_t i0, int64_t i1, int64_t base, int64_t len, int64_t pitch, Buffer<T>& buf) {
-  buf.assign(static_cast<size_t>(C * pitch + Simd<T>::kWidth), T(0));
+  const size_t size = static_cast<size_t>(C * pitch + Simd<T>::kWidth);
   const int64_t plane = g.out_h * g.out_w;
-  for (int64_t c = 0; c < C; ++c)
+  if (g.stride_h != 1 || g.stride_w != 1) {
+    buf.assign(size, T(0));
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = i0; i < i1; ++i) {
+        const T* s = dy_img + (o0 + c) * plane + i * g.out_w;
+        T* d = buf.data() + c * pitch;
+        const int64_t at = i * g.stride_h * P.Wp - base;  // position of (i, 0)
+        for (int64_t j = 0; j < g.out_w; ++j) {
+          const int64_t k = at + j * g.stride_w;
+          if (k >= 0 && k < len) d[k] = s[j];
+        }
+      }
+    return;
+  }
+  // stride 1: each row is one run; write it and zero only the gaps between runs, so every
+  // element is written once (this runs for every image of every backward pass)
+  buf.resize(size);
+  for (int64_t c = 0; c < C; ++c) {
+    T* d = buf.data() + c * pitch;
+    int64_t filled = 0;  // d[0, filled) is written
     for (int64_t i = i0; i < i1; ++i) {
       const T* s = dy_img + (o0 + c) * plane + i * g.out_w;
-      const int64_t at = i * g.stride_h * P.Wp - base;  // position of (i, 0)
-      T* d = buf.data() + c * pitch;
-      if (g.stride_w == 1 && at >= 0 && at + g.out_w <= len) {
-        for (int64_t j = 0; j < g.out_w; ++j) d[at + j] = s[j];  // short rows: no memmove call
-        continue;
-      }
-      for (int64_t j = 0; j < g.out_w; ++j) {
-        const int64_t k = at + j * g.stride_w;
-        if (k >= 0 && k < len) d[k] = s[j];
-      }
+      const int64_t at = i * P.Wp - base;
+      const int64_t lo = std::max<int64_t>(at, 0), hi = std::min(at + g.out_w, len);
+      if (lo >= hi) continue;
+      for (int64_t k = filled; k < lo; ++k) d[k] = T(0);
+      for (int64_t k = lo; k < hi; ++k) d[k] = s[k - at];
+      filled = hi;
     }
+    const int64_t stop = c + 1 < C ? pitch : pitch + Simd<T>::kWidth;
+    for (int64_t k = filled; k < stop; ++k) d[k] = T(0);
+  }
 }
 
 // ---- the three passes
