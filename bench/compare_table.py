@@ -61,12 +61,12 @@ def main():
             print(f"| {label} | {g if g is not None else 'n/a'} | {t if t is not None else 'n/a'} | |")
             continue
         ratio = t / g if lower else g / t
-        fmt = (lambda v: f"{v:,.0f}") if unit == "img/s" or v_big(g, t) else (lambda v: f"{v:.3g}")
-        print(f"| {label} | {fmt(g)} {unit} | {fmt(t)} {unit} | {ratio:.1f}x |")
+        print(f"| {label} | {number(g)} {unit} | {number(t)} {unit} | {ratio:.1f}x |")
 
 
-def v_big(a, b):
-    return max(a, b) >= 1000
+def number(v):
+    """Three significant digits, thousands with separators: 2.83, 58.4, 6,560."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
 
 
 if __name__ == "__main__":
