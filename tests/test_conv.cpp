@@ -318,7 +318,7 @@ TEST_SUITE("conv") {
   }
 
   TEST_CASE("Flat matches Direct beyond one register block, on wide rows and strided grids") {
-    // Flat holds 8 channels in registers and runs 64-byte vectors along flat planes: more than
+    // Flat holds 8 channels in registers and runs vectors along flat planes: more than
     // 8 channels (two blocks and a remainder), planes wider than a vector with tails, planes
     // read in place (no padding) and padded copies, and stride > 1 on the stride-1 grid.
     std::vector<Case> cases(8);

@@ -200,7 +200,7 @@ TEST_SUITE("nn") {
 
   TEST_CASE("max_pool2d: the unrolled 2x2 and in-bounds paths keep the first maximum and NaNs") {
     // values from a small set, so windows hold ties, plus NaNs; shapes whose output counts
-    // are not multiples of a vector (16 floats, 8 doubles) and windows that run across rows
+    // are not multiples of a vector (up to 16 floats, 8 doubles) and windows that run across rows
     // and planes. The winner is checked through the gradient: it goes to the first maximum
     // (or the first NaN) of each window, scanned row by row.
     const double nan = std::numeric_limits<double>::quiet_NaN();

@@ -39,7 +39,7 @@ using simd::Simd;
 using simd::store;
 using simd::Vec;
 
-constexpr int kBlock = 8;  // channels whose accumulators stay in registers
+constexpr int kBlock = 8;  // channels per register block
 
 // ---- the two micro-kernels. `off` holds the taps' flat offsets; w and dw are laid out
 // [NB][S][taps]; src holds S flat runs `cs` elements apart and may be read up to `end`.
@@ -91,7 +91,8 @@ template <class T, int NB>
 void tap_sum(const T* src, int64_t cs, int64_t S, const int64_t* off, int64_t taps, const T* w,
              const T* init, T* dst, int64_t ld, int64_t len, const T* end, bool exact) {
   constexpr int W = Simd<T>::kWidth;
-  constexpr int U = NB <= 6 ? 4 : 2;  // NB*U accumulators + U loads + a broadcast: <= 32
+  // NB*U accumulators + U loads + a broadcast within the registers, at most 4 vectors
+  constexpr int U = std::max(1, std::min(4, (simd::kVectorRegisters - 1) / (NB + 1)));
   int64_t k = 0;
   for (; k + U * W <= len; k += U * W)
     sum_strip<T, NB, U, true>(src, cs, S, off, taps, w, init, dst, ld, k, W, end, exact);
@@ -142,10 +143,11 @@ void gram_some_taps(int64_t nt, const T* e, int64_t ld, int64_t len, const T* sr
   gram_taps<T, NB, TB>(e, ld, len, src, off, dwv, bstride, end);
 }
 
-// Taps per pass for NB channels: as many as fit in 32 vector registers with the NB*TB
-// accumulators, the NB loads of e and one of src (all 9 taps of a 3x3 kernel up to NB = 3).
+// Taps per pass for NB channels: as many as fit in the vector registers with the NB*TB
+// accumulators, the NB loads of e and one of src (with 32 registers: all 9 taps of a 3x3
+// kernel up to NB = 3, 4 at NB = 6).
 constexpr int taps_per_pass(int nb) {
-  return nb <= 3 ? 9 : nb == 4 ? 6 : nb == 5 ? 5 : nb == 6 ? 4 : nb == 7 ? 3 : 2;
+  return std::max(1, std::min(9, (simd::kVectorRegisters - nb - 1) / nb));
 }
 
 // dwv[(b*S + s)*taps + t] += sum_{k < len} e[b*ld + k] * src[s*cs + k + off[t]] (per lane)
