@@ -217,8 +217,6 @@ ConvKernel kernel_of(ConvAlgo a) {
   return ConvKernel::ShiftGemm;
 }
 
-Tensor bias_grad(const Tensor& dy, const char* op) { return kernels::conv2d_grad_bias(dy, op); }
-
 }  // namespace
 
 ConvAlgo conv_algo_for(const Shape& input, const Shape& weight, const ConvParams& params,
@@ -248,7 +246,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
           return std::vector<Tensor>{
               gx ? kernels::conv2d_grad_input(dy, w, Tensor(), g, k, "conv2d backward") : Tensor(),
               gw ? kernels::conv2d_grad_weight(x, dy, g, k, "conv2d backward") : Tensor(),
-              gb ? bias_grad(dy, "conv2d backward") : Tensor()};
+              gb ? kernels::conv2d_grad_bias(dy, "conv2d backward") : Tensor()};
         },
         {x, w});
   }
@@ -276,7 +274,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
              return std::vector<Tensor>{
                  gx ? kernels::conv2d_forward(dy, w, Tensor(), g, k, op) : Tensor(),
                  gw ? kernels::conv2d_grad_weight(dy, x, g, k, op) : Tensor(),
-                 gb ? bias_grad(dy, op) : Tensor()};
+                 gb ? kernels::conv2d_grad_bias(dy, op) : Tensor()};
            },
            {x, w});
   }

@@ -161,43 +161,30 @@ void tap_gram(const T* e, int64_t ld, const T* src, int64_t cs, int64_t S, const
                                 off + t0, dwv + s * taps + t0, S * taps, end);
 }
 
-// Runs Kernel<T, nb> for a runtime block size nb in 1..kBlock.
-template <template <class, int> class Kernel, class T, class... Args>
-void for_block(int64_t nb, Args&&... args) {
+// Calls f(std::integral_constant<int, nb>) for a runtime block size nb in 1..kBlock, so the
+// micro-kernels get their channel count at compile time.
+template <class F>
+void for_block(int64_t nb, F&& f) {
   switch (nb) {
     case 1:
-      return Kernel<T, 1>::run(args...);
+      return f(std::integral_constant<int, 1>{});
     case 2:
-      return Kernel<T, 2>::run(args...);
+      return f(std::integral_constant<int, 2>{});
     case 3:
-      return Kernel<T, 3>::run(args...);
+      return f(std::integral_constant<int, 3>{});
     case 4:
-      return Kernel<T, 4>::run(args...);
+      return f(std::integral_constant<int, 4>{});
     case 5:
-      return Kernel<T, 5>::run(args...);
+      return f(std::integral_constant<int, 5>{});
     case 6:
-      return Kernel<T, 6>::run(args...);
+      return f(std::integral_constant<int, 6>{});
     case 7:
-      return Kernel<T, 7>::run(args...);
+      return f(std::integral_constant<int, 7>{});
     default:
-      return Kernel<T, 8>::run(args...);
+      return f(std::integral_constant<int, 8>{});
   }
 }
 static_assert(kBlock == 8, "for_block enumerates 1..kBlock");
-template <class T, int NB>
-struct TapSum {
-  template <class... A>
-  static void run(A... a) {
-    tap_sum<T, NB>(a...);
-  }
-};
-template <class T, int NB>
-struct TapGram {
-  template <class... A>
-  static void run(A... a) {
-    tap_gram<T, NB>(a...);
-  }
-};
 
 // ---- geometry of the flat grid
 
@@ -335,14 +322,19 @@ void forward(const T* x, const T* w, const T* b, T* y, const ConvGeometry& g) {
             const int64_t nb = std::min<int64_t>(kBlock, M - o0), o = group * M + o0;
             if (rows_direct) {  // each output row straight into y, bias included
               for (int64_t i = i0; i < i1; ++i)
-                for_block<TapSum, T>(nb, src + (i - i0) * P.Wp, cs, G, P.off.data(), taps,
-                                     w + o * G * taps, b ? b + o : nullptr,
-                                     y + ((n * g.out_channels + o) * g.out_h + i) * g.out_w,
-                                     g.out_h * g.out_w, g.out_w, end, true);
+                for_block(nb, [&](auto NB) {
+                  tap_sum<T, decltype(NB)::value>(
+                      src + (i - i0) * P.Wp, cs, G, P.off.data(), taps, w + o * G * taps,
+                      b ? b + o : nullptr, y + ((n * g.out_channels + o) * g.out_h + i) * g.out_w,
+                      g.out_h * g.out_w, g.out_w, end, true);
+                });
               continue;
             }
-            for_block<TapSum, T>(nb, src, cs, G, P.off.data(), taps, w + o * G * taps,
-                                 static_cast<const T*>(nullptr), ybuf.data(), ld, len, end, false);
+            for_block(nb, [&](auto NB) {
+              tap_sum<T, decltype(NB)::value>(src, cs, G, P.off.data(), taps, w + o * G * taps,
+                                              static_cast<const T*>(nullptr), ybuf.data(), ld, len,
+                                              end, false);
+            });
             for (int64_t m = 0; m < nb; ++m) {
               const T bias = b ? b[o + m] : T(0);
               T* yo = y + ((n * g.out_channels + o + m) * g.out_h) * g.out_w;
@@ -396,9 +388,12 @@ void grad_input(const T* dy, const T* w, const T* b, T* dx, const ConvGeometry& 
       xbuf.resize(static_cast<size_t>(cb * ld));
       for (int64_t c0 = 0; c0 < G; c0 += kBlock) {
         const int64_t nb = std::min<int64_t>(kBlock, G - c0), c = group * G + c0;
-        for_block<TapSum, T>(nb, dyz.data() + P.reach + g.pad_left, dlen, M, back.data(), taps,
-                             wt.data() + c * M * taps, static_cast<const T*>(nullptr), xbuf.data(),
-                             ld, len, dyz.data() + dyz.size(), false);
+        for_block(nb, [&](auto NB) {
+          tap_sum<T, decltype(NB)::value>(dyz.data() + P.reach + g.pad_left, dlen, M, back.data(),
+                                          taps, wt.data() + c * M * taps,
+                                          static_cast<const T*>(nullptr), xbuf.data(), ld, len,
+                                          dyz.data() + dyz.size(), false);
+        });
         for (int64_t u = 0; u < nb; ++u) {
           const T bias = b ? b[c + u] : T(0);
           T* dxc = dx + ((n * g.in_channels + c + u) * g.in_h + (r0 - g.pad_top)) * g.in_w;
@@ -441,8 +436,10 @@ void grad_weight(const T* x, const T* dy, T* dw, const ConvGeometry& g) {
                     i0 * sh * P.Wp, len, ld, dyz);
           for (int64_t o0 = 0; o0 < M; o0 += kBlock) {
             const int64_t nb = std::min<int64_t>(kBlock, M - o0), o = group * M + o0;
-            for_block<TapGram, T>(nb, dyz.data() + o0 * ld, ld, src, cs, G, P.off.data(), taps,
-                                  vacc.data() + o * G * taps, len, end);
+            for_block(nb, [&](auto NB) {
+              tap_gram<T, decltype(NB)::value>(dyz.data() + o0 * ld, ld, src, cs, G, P.off.data(),
+                                               taps, vacc.data() + o * G * taps, len, end);
+            });
           }
         }
         for (int64_t i = 0; i < size; ++i) acc[i] += simd::lane_sum<T>(vacc[i]);

@@ -14,11 +14,12 @@
 namespace glassbox::cpu {
 namespace {
 
-// v beats the running maximum: strictly greater keeps the first maximum; a NaN wins. Bitwise
-// operators, not && and ||, so the compiler emits selects instead of branches (which random
-// activations mispredict half the time).
-template <class T>
-inline bool beats(T v, T best) {
+// v beats the running maximum: strictly greater keeps the first maximum; a NaN wins. For
+// scalars (a truth value) and simd vectors alike (a lane mask). Bitwise operators, not && and
+// ||, so the compiler emits selects instead of branches (which random activations mispredict
+// half the time).
+template <class V>
+inline auto beats(V v, V best) {
   return (v > best) | ((v != v) & (best == best));
 }
 
@@ -53,7 +54,7 @@ void max_pool_2x2(const T* src, T* dst, int64_t* idx, int64_t p0, int64_t p1, in
     Mask<T> which = {};
     for (int k = 1; k < 4; ++k) {
       const Vec<T> c = load(v[k]);
-      const Mask<T> t = (c > best) | ((c != c) & (best == best));
+      const Mask<T> t = beats(c, best);
       best = t ? c : best;
       which = t ? Mask<T>{} + k : which;
     }
