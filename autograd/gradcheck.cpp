@@ -39,7 +39,7 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
       for (Tensor& l : leaves) l.set_grad(Tensor());
       Tensor seed = zeros(out.shape(), dtype(kFloat64));
       seed.data_ptr<double>()[j] = 1.0;
-      out.backward(seed, /*retain_graph=*/true);
+      out.backward(seed.to(out.device()), /*retain_graph=*/true);
       for (size_t i = 0; i < leaves.size(); ++i) {
         if (!leaves[i].requires_grad() || !leaves[i].grad().defined()) continue;
         std::vector<double> g = leaves[i].grad().to_vector<double>();
@@ -52,16 +52,19 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   NoGradGuard no_record;
   for (size_t i = 0; i < leaves.size(); ++i) {
     if (!leaves[i].requires_grad()) continue;
-    Tensor flat = leaves[i];  // contiguous clone: element k lives at data_ptr()[k]
-    double* p = flat.data_ptr<double>();
-    const int64_t n_in = flat.numel();
+    // the leaf is a contiguous clone, so a flat view's element k is its element k, on any
+    // device (a one-element fill_ writes it there)
+    const int64_t n_in = leaves[i].numel();
+    Tensor flat = leaves[i].view({n_in});
+    const std::vector<double> values = flat.to_vector<double>();
     for (int64_t k = 0; k < n_in; ++k) {
-      const double orig = p[k];
-      p[k] = orig + opt.eps;
+      const double orig = values[k];
+      Tensor element = flat.narrow(0, k, 1);
+      element.fill_(orig + opt.eps);
       std::vector<double> plus = fn(leaves).to_vector<double>();
-      p[k] = orig - opt.eps;
+      element.fill_(orig - opt.eps);
       std::vector<double> minus = fn(leaves).to_vector<double>();
-      p[k] = orig;
+      element.fill_(orig);
       for (int64_t j = 0; j < n_out; ++j) {
         double numeric = (plus[j] - minus[j]) / (2 * opt.eps);
         double a = analytic[i][j * n_in + k];

@@ -8,6 +8,11 @@
 // every step, so from the second step on it runs on recycled blocks: no page faults on fresh
 // pages, no malloc/free of megabyte buffers (each of which glibc maps and unmaps). The cache
 // holds at most cache_limit bytes (default 1 GiB); empty_cache() returns it all.
+//
+// GPU memory is cached the same way, per device, in size classes and without a limit (as
+// PyTorch's caching allocator): a warm training step makes no cudaMalloc. When the device is
+// out of memory the cache is emptied and the allocation retried once; then the error says
+// how much was asked for and how much the device has free.
 #include <cstddef>
 #include <cstdint>
 
@@ -20,14 +25,15 @@ struct MemoryStats {
   int64_t peak_bytes = 0;          // highest live_bytes since the last reset_peak_memory
   int64_t allocations = 0;         // number of allocations ever made (cached or not)
   int64_t system_allocations = 0;  // of those, how many took new memory from the system
-  int64_t cached_bytes = 0;        // freed blocks kept for reuse (CPU)
+  int64_t cached_bytes = 0;        // freed blocks kept for reuse
 };
 
 MemoryStats memory_stats(Device device = kCPU);
 void reset_peak_memory(Device device = kCPU);
 
-// Returns every cached CPU block to the system.
+// Returns every cached block (CPU and every GPU) to the system / the device.
 void empty_cache();
+void empty_cache(Device device);  // one device's cache
 // The most bytes the CPU cache keeps; a block freed beyond it goes back to the system.
 // 0 turns caching off. Lowering it below what is cached empties the cache.
 void set_cache_limit(int64_t bytes);

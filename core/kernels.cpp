@@ -1,64 +1,97 @@
 // Device dispatch: every kernel entry checks where its operands live and routes to the
-// backend. The CUDA kernels arrive with the CUDA issue; until then a GPU operand gets an
-// error naming the op, never a silent host fallback.
+// backend: core/cpu/ for the CPU, cuda/ (gpu::) for a CUDA device, real or emulated. A kernel
+// with no CUDA version yet (convolution, the nn kernels: kernels_conv.cpp, kernels_nn.cpp)
+// calls on_cpu, which names the op instead of silently running on the host.
 #include "core/kernels.h"
 
 #include "core/cpu/cpu_kernels.h"
 #include "cuda/runtime.h"
+#if defined(GLASSBOX_WITH_CUDA)
+#include "cuda/gpu_kernels.h"
+#define GB_ROUTE(device, call) ((device).is_cuda() ? gpu::call : cpu::call)
+#else
+#define GB_ROUTE(device, call) cpu::call
+#endif
 
 namespace glassbox::kernels {
-void on_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
+namespace {
+// All defined operands on one device; returns it (the CPU when none is defined).
+Device common_device(const char* op, std::initializer_list<const Tensor*> ts) {
   const Tensor* first = nullptr;
   for (const Tensor* t : ts) {
     if (!t->defined()) continue;  // optional operands (weight, bias)
     if (!first) first = t;
     GB_CHECK(t->device() == first->device(), op, ": tensors are on different devices (",
              first->device().str(), " and ", t->device().str(), ", shapes ", first->shape_str(),
-             " and ", t->shape_str(), ")");
+             " and ", t->shape_str(), "); move one with .to(", first->device().str(), ")");
   }
-  GB_CHECK(!first || first->device().is_cpu(), op, ": not implemented on ", first->device().str(),
-           " yet; move the tensor with .cpu()");
+  return first ? first->device() : kCPU;
+}
+}  // namespace
+
+void on_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
+  const Device d = common_device(op, ts);
+  GB_CHECK(d.is_cpu(), op, ": not implemented on ", d.str(), " yet; move the tensor with .cpu()");
+}
+
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* name) {
+  GB_CHECK(a.dtype() == b.dtype(), name, ": dtype mismatch ", dtype_name(a.dtype()), " vs ",
+           dtype_name(b.dtype()), " (a ", a.shape_str(), ", b ", b.shape_str(),
+           "); convert one with .to(dtype)");
 }
 
 void copy(const Tensor& dst, const Tensor& src) {
-  if (dst.device().is_cuda() || src.device().is_cuda()) {
-    // Until the CUDA kernels land, copies that touch a GPU are whole-buffer transfers.
-    GB_CHECK(dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() &&
-                 src.is_contiguous(),
-             "copy_: between devices only same-dtype, same-shape contiguous copies are "
-             "supported so far (dst ",
-             dst.shape_str(), " on ", dst.device().str(), ", src ", src.shape_str(), " on ",
-             src.device().str(), ")");
-    if (dst.nbytes() == 0) return;
-    if (dst.device().is_cuda() && src.device().is_cuda()) {
-      GB_CHECK(dst.device() == src.device(), "copy_: tensors on two GPUs (", dst.device().str(),
-               ", ", src.device().str(), ")");
-      cuda::copy_device_to_device(dst.raw_data(), src.raw_data(), dst.nbytes(), dst.device().index);
-    } else if (dst.device().is_cuda()) {
-      cuda::copy_host_to_device(dst.raw_data(), src.raw_data(), dst.nbytes(), dst.device().index);
+  if (dst.device() == src.device()) {
+    if (dst.device().is_cpu()) return cpu::copy(dst, src);
+    return GB_ROUTE(dst.device(), copy(dst, src));
+  }
+  GB_CHECK(!(dst.device().is_cuda() && src.device().is_cuda()), "copy_: tensors on two GPUs (",
+           dst.device().str(), ", ", src.device().str(), "); go through .cpu()");
+  // Between host and device: one contiguous transfer of the destination's dtype and shape;
+  // broadcasting, conversion and strides are done on whichever side holds that layout.
+  const bool plain = dst.dtype() == src.dtype() && dst.shape() == src.shape() &&
+                     dst.is_contiguous() && src.is_contiguous();
+  if (dst.device().is_cuda()) {
+    Tensor staged = src;
+    if (!plain) {
+      staged = empty(dst.shape(), TensorOptions().set_dtype(dst.dtype()));
+      cpu::copy(staged, src);
+    }
+    if (dst.is_contiguous()) {
+      if (dst.nbytes())
+        cuda::copy_host_to_device(dst.raw_data(), staged.raw_data(), dst.nbytes(),
+                                  dst.device().index);
     } else {
-      cuda::copy_device_to_host(dst.raw_data(), src.raw_data(), dst.nbytes(), src.device().index);
+      Tensor on_device = staged.to(dst.device());
+      copy(dst, on_device);
     }
     return;
   }
-  on_cpu("copy_", {&dst, &src});
-  cpu::copy(dst, src);
+  Tensor staged = src;
+  if (!plain) {
+    staged = empty(dst.shape(), TensorOptions().set_dtype(dst.dtype()).set_device(src.device()));
+    copy(staged, src);  // on the device: convert, broadcast and gather the strides there
+  }
+  if (dst.is_contiguous()) {
+    if (dst.nbytes())
+      cuda::copy_device_to_host(dst.raw_data(), staged.raw_data(), dst.nbytes(),
+                                src.device().index);
+  } else {
+    cpu::copy(dst, staged.to(kCPU));
+  }
 }
 void fill(const Tensor& dst, double value) {
-  on_cpu("fill_", {&dst});
-  cpu::fill(dst, value);
+  common_device("fill_", {&dst});
+  GB_ROUTE(dst.device(), fill(dst, value));
 }
 Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* name) {
-  on_cpu(name, {&a, &b});
-  return cpu::binary(op, a, b, name);
+  return GB_ROUTE(common_device(name, {&a, &b}), binary(op, a, b, name));
 }
 void binary_(Binary op, const Tensor& dst, const Tensor& src, const char* name) {
-  on_cpu(name, {&dst, &src});
-  cpu::binary_(op, dst, src, name);
+  GB_ROUTE(common_device(name, {&dst, &src}), binary_(op, dst, src, name));
 }
 void axpy_(const Tensor& dst, const Tensor& src, double alpha) {
-  on_cpu("add_", {&dst, &src});
-  cpu::axpy_(dst, src, alpha);
+  GB_ROUTE(common_device("add_", {&dst, &src}), axpy_(dst, src, alpha));
 }
 const char* unary_name(Unary op) {
   switch (op) {
@@ -87,40 +120,32 @@ const char* unary_name(Unary op) {
 }
 
 Tensor unary(Unary op, const Tensor& a, double param) {
-  on_cpu(unary_name(op), {&a});
-  return cpu::unary(op, a, param);
+  return GB_ROUTE(common_device(unary_name(op), {&a}), unary(op, a, param));
 }
 Tensor compare(Compare op, const Tensor& a, const Tensor& b, const char* name) {
-  on_cpu(name, {&a, &b});
-  return cpu::compare(op, a, b, name);
+  return GB_ROUTE(common_device(name, {&a, &b}), compare(op, a, b, name));
 }
 Tensor reduce(Reduce op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
-  on_cpu("reduce", {&a});
-  return cpu::reduce(op, a, dims, keepdim);
+  return GB_ROUTE(common_device("reduce", {&a}), reduce(op, a, dims, keepdim));
 }
 std::pair<Tensor, Tensor> reduce_with_index(Reduce op, const Tensor& a, int64_t dim, bool keepdim) {
-  on_cpu(op == Reduce::Max ? "max" : "min", {&a});
-  return cpu::reduce_with_index(op, a, dim, keepdim);
+  return GB_ROUTE(common_device(op == Reduce::Max ? "max" : "min", {&a}),
+                  reduce_with_index(op, a, dim, keepdim));
 }
 Tensor bmm(const Tensor& a, const Tensor& b) {
-  on_cpu("matmul", {&a, &b});
-  return cpu::bmm(a, b);
+  return GB_ROUTE(common_device("matmul", {&a, &b}), bmm(a, b));
 }
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
-  on_cpu("index_select", {&a, &index});
-  return cpu::index_select(a, dim, index);
+  return GB_ROUTE(common_device("index_select", {&a, &index}), index_select(a, dim, index));
 }
 void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
-  on_cpu("index_add_", {&dst, &index, &src});
-  cpu::index_add_(dst, dim, index, src);
+  GB_ROUTE(common_device("index_add_", {&dst, &index, &src}), index_add_(dst, dim, index, src));
 }
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
-  on_cpu("gather", {&a, &index});
-  return cpu::gather(a, dim, index);
+  return GB_ROUTE(common_device("gather", {&a, &index}), gather(a, dim, index));
 }
 void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
-  on_cpu("scatter_add_", {&dst, &index, &src});
-  cpu::scatter_add_(dst, dim, index, src);
+  GB_ROUTE(common_device("scatter_add_", {&dst, &index, &src}), scatter_add_(dst, dim, index, src));
 }
 
 }  // namespace glassbox::kernels

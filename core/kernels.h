@@ -10,9 +10,12 @@
 
 namespace glassbox::kernels {
 
-// The one device check every dispatch entry makes: all defined operands on one device, and
-// that device has a kernel (CPU for now). Undefined operands (optional bias) are skipped.
+// For kernels with only a CPU version: all defined operands on one device, and that device
+// the CPU. Undefined operands (optional bias) are skipped. The kernels below route by device
+// themselves (kernels.cpp): CPU to core/cpu/, CUDA to cuda/.
 void on_cpu(const char* op, std::initializer_list<const Tensor*> operands);
+// The dtype rule of every binary op and comparison: both operands share one dtype.
+void check_same_dtype(const Tensor& a, const Tensor& b, const char* name);
 
 // PassIfPositive: a where b > 0, else 0 (ReLU's backward: the gradient where the output is
 // positive), in one pass.

@@ -101,6 +101,7 @@ class Tensor {
   Tensor to(DType dtype) const;
   Tensor to(Device device) const;
   Tensor cpu() const { return to(kCPU); }
+  Tensor cuda(int index = 0) const { return to(Device{DeviceType::CUDA, index}); }
 
   // --- in-place (not recorded on the tape; use under no_grad for parameters) ---
   Tensor& fill_(double value);

@@ -26,7 +26,7 @@ void check_gemm_args(const GemmArgs& g, const char* op);
 
 void gemm(const GemmArgs& g, float alpha, const float* a, const float* b, float beta, float* c,
           int device);
-void gemm(const GemmArgs& g, double alpha, const double* a, const double* b, double beta,
-          double* c, int device);
+void gemm(const GemmArgs& g, double alpha, const double* a, const double* b, double beta, double* c,
+          int device);
 
 }  // namespace glassbox::cuda

@@ -1,5 +1,5 @@
 #pragma once
-// The one way glassbox launches a kernel, and the one way it declares dynamic shared memory.
+// The one way glassbox launches a kernel (dynamic shared memory: kernels/device.cuh).
 // Kernel bodies (cuda/kernels/*.cuh) are plain __global__ functions; the host code in
 // cuda/*.cu launches them only through GB_LAUNCH, which is CUDA's <<<>>> plus an error check
 // under nvcc, and a call into the emulator (cuda/emu/) in the GLASSBOX_CUDA_EMU build.
@@ -8,20 +8,17 @@
 #include <cstddef>
 
 #include "core/error.h"
+#include "cuda/kernels/device.cuh"
 
 #if defined(GLASSBOX_CUDA_EMU)
-#include "cuda/emu/emu.h"
 
-#define GB_LAUNCH(kernel, grid, block, smem, stream, ...)                                    \
+#define GB_LAUNCH(kernel, grid, block, smem, stream, ...)                                     \
   ::glassbox::cuda::emu::launch(#kernel, __FILE__, __LINE__, kernel, dim3(grid), dim3(block), \
                                 size_t(smem), stream, __VA_ARGS__)
-#define GB_DYN_SHARED(T, name) T* name = static_cast<T*>(::glassbox::cuda::emu::dynamic_shared())
 #define GB_SET_MAX_DYN_SHARED(kernel, bytes) \
   ::glassbox::cuda::emu::set_max_dynamic_shared(reinterpret_cast<const void*>(kernel), bytes)
 
 #else
-#include <cuda_runtime.h>
-
 #include "cuda/context.h"
 
 namespace glassbox::cuda {
@@ -30,16 +27,13 @@ namespace glassbox::cuda {
 void check_launch(const char* kernel, const char* file, int line);
 }  // namespace glassbox::cuda
 
-#define GB_LAUNCH(kernel, grid, block, smem, stream, ...)                 \
-  do {                                                                    \
-    kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__);           \
-    ::glassbox::cuda::check_launch(#kernel, __FILE__, __LINE__);          \
+#define GB_LAUNCH(kernel, grid, block, smem, stream, ...)        \
+  do {                                                           \
+    kernel<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__);  \
+    ::glassbox::cuda::check_launch(#kernel, __FILE__, __LINE__); \
   } while (0)
-#define GB_DYN_SHARED(T, name)                                 \
-  extern __shared__ __align__(16) unsigned char gb_dyn_smem[]; \
-  T* name = reinterpret_cast<T*>(gb_dyn_smem)
-#define GB_SET_MAX_DYN_SHARED(kernel, bytes)                                                  \
-  ::glassbox::cuda::check_call(                                                               \
+#define GB_SET_MAX_DYN_SHARED(kernel, bytes)                                                 \
+  ::glassbox::cuda::check_call(                                                              \
       cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)), \
       "cudaFuncSetAttribute", __FILE__, __LINE__)
 #endif

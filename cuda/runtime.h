@@ -13,7 +13,7 @@
 
 namespace glassbox::cuda {
 
-bool is_available();     // a device is present (or emulated)
+bool is_available();  // a device is present (or emulated)
 int device_count();
 bool built_with_cuda();  // real or emulated CUDA backend compiled in
 bool is_emulated();      // the GLASSBOX_CUDA_EMU build
@@ -23,8 +23,8 @@ std::string device_name(int index);
 // device_malloc returns nullptr when the device is out of memory (the allocator then
 // empties its cache and retries); any other failure throws.
 void* device_malloc(size_t bytes, int index);
-void device_free(void* ptr, int index);
-size_t device_free_memory(int index);  // bytes the device reports free
+void device_free(void* ptr, size_t bytes, int index);  // bytes: as passed to device_malloc
+size_t device_free_memory(int index);                  // bytes the device reports free
 
 void copy_host_to_device(void* dst, const void* src, size_t bytes, int index);
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int index);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs, checks formatting,
-# builds and tests a Release build (with CUDA when nvcc is present; GPU tests skip without
-# a device), then builds and tests again under AddressSanitizer + UBSan.
+# builds and tests a Release build (with CUDA when nvcc is present, compiled strictly; GPU
+# tests skip without a device), runs the GPU suites on the CUDA emulator in three schedules,
+# then builds and tests everything again under AddressSanitizer + UBSan, the emulated GPU
+# included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -24,9 +26,15 @@ cmake -S tests/consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/prefix
 cmake --build build/consumer -j"$jobs" >/dev/null
 ./build/consumer/consumer
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+echo "== CUDA emulator build: the GPU suites on the emulated device =="
+cmake -S . -B build/emu -DCMAKE_BUILD_TYPE=Release -DGLASSBOX_CUDA_EMU=ON \
+  -DGLASSBOX_EXAMPLES=OFF -DGLASSBOX_BENCH=OFF >/dev/null
+cmake --build build/emu -j"$jobs" --target glassbox_tests
+ctest --test-dir build/emu --output-on-failure -j"$jobs" -R '^(device|cuda|emu)'
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build (with the emulated GPU) =="
 cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_SANITIZE=ON \
-  -DGLASSBOX_CUDA=OFF -DGLASSBOX_NATIVE=OFF -DGLASSBOX_EXAMPLES=OFF -DGLASSBOX_BENCH=OFF >/dev/null
+  -DGLASSBOX_CUDA_EMU=ON -DGLASSBOX_NATIVE=OFF -DGLASSBOX_EXAMPLES=OFF -DGLASSBOX_BENCH=OFF >/dev/null
 cmake --build build/asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j"$jobs"

@@ -129,12 +129,6 @@ void binary_typed(Binary op, const Tensor& out, const Tensor& a, const Tensor& b
            ", b ", b.shape_str(), "); division and pow need a floating-point tensor"));
 }
 
-void check_binary(const Tensor& a, const Tensor& b, const char* name) {
-  GB_CHECK(a.dtype() == b.dtype(), name, ": dtype mismatch ", dtype_name(a.dtype()), " vs ",
-           dtype_name(b.dtype()), " (a ", a.shape_str(), ", b ", b.shape_str(),
-           "); convert one with .to(dtype)");
-}
-
 }  // namespace
 
 void copy(const Tensor& dst, const Tensor& src) {
@@ -175,21 +169,21 @@ void fill(const Tensor& dst, double value) {
 }
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* name) {
-  check_binary(a, b, name);
+  kernels::check_same_dtype(a, b, name);
   Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), name), dtype(a.dtype()));
   GB_DISPATCH_NUMERIC(a.dtype(), name, [&] { binary_typed<scalar_t>(op, out, a, b, name); });
   return out;
 }
 
 void binary_(Binary op, const Tensor& dst, const Tensor& src, const char* name) {
-  check_binary(dst, src, name);
+  kernels::check_same_dtype(dst, src, name);
   GB_CHECK(numel_of(broadcast_shapes(src.shape(), dst.shape(), name)) == dst.numel(), name,
            ": in-place source ", src.shape_str(), " does not broadcast to ", dst.shape_str());
   GB_DISPATCH_NUMERIC(dst.dtype(), name, [&] { binary_typed<scalar_t>(op, dst, dst, src, name); });
 }
 
 void axpy_(const Tensor& dst, const Tensor& src, double alpha) {
-  check_binary(dst, src, "add_");
+  kernels::check_same_dtype(dst, src, "add_");
   GB_CHECK(numel_of(broadcast_shapes(src.shape(), dst.shape(), "add_")) == dst.numel(),
            "add_: source ", src.shape_str(), " does not broadcast to ", dst.shape_str());
   GB_DISPATCH_FLOAT(dst.dtype(), "add_", [&] {
@@ -258,7 +252,7 @@ Tensor unary(Unary op, const Tensor& a, double param) {
 }
 
 Tensor compare(Compare op, const Tensor& a, const Tensor& b, const char* name) {
-  check_binary(a, b, name);
+  kernels::check_same_dtype(a, b, name);
   Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), name), dtype(kBool));
   GB_DISPATCH_ALL(a.dtype(), name, [&] {
     using T = scalar_t;

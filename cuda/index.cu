@@ -1,0 +1,121 @@
+// index_select / gather and their adjoints on CUDA. Operands are made contiguous (a copy
+// kernel when they are views); every index is checked on the device first, and a bad one
+// becomes the CPU backend's error, naming the index, the dim and the shapes.
+#include <limits>
+
+#include "cuda/common.h"
+#include "cuda/gpu_kernels.h"
+#include "cuda/kernels/index.cuh"
+#include "cuda/launch.h"
+#include "cuda/runtime.h"
+
+namespace glassbox::gpu {
+namespace {
+
+// Costs one device-to-host copy (a sync): a wrong label must be an error, not a wild read.
+void check_indices(const Tensor& index, int64_t limit, const char* op, const Tensor& a,
+                   int64_t dim) {
+  const int64_t n = index.numel();
+  if (n == 0) return;
+  const unsigned long long none = std::numeric_limits<unsigned long long>::max();
+  Tensor first_bad = empty_on({1}, kInt64, index.device());
+  cuda::copy_host_to_device(first_bad.raw_data(), &none, sizeof(none), device_of(index));
+  auto kernel = &check_index_kernel;
+  GB_LAUNCH(kernel, grid_for(n), kBlock, 0, stream_of(index), n, ptr_of<const int64_t>(index),
+            limit, ptr_of<unsigned long long>(first_bad));
+  unsigned long long pos = none;
+  cuda::copy_device_to_host(&pos, first_bad.raw_data(), sizeof(pos), device_of(index));
+  if (pos == none) return;
+  int64_t bad = 0;
+  cuda::copy_device_to_host(&bad, ptr_of<const int64_t>(index) + pos, sizeof(bad),
+                            device_of(index));
+  fail(str(op, ": index ", bad, " is out of range for dim ", dim, " with size ", limit, " (input ",
+           a.shape_str(), ", index ", index.shape_str(), ")"));
+}
+
+void split_at(const Shape& s, int64_t dim, int64_t& outer, int64_t& inner) {
+  outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= s[d];
+  for (size_t d = dim + 1; d < s.size(); ++d) inner *= s[d];
+}
+
+GatherGeom gather_geom(const Shape& index_shape, const Tensor& target, int64_t dim,
+                       const char* op) {
+  GB_CHECK(index_shape.size() <= size_t(kMaxDims), op, ": tensors with more than ", kMaxDims,
+           " dims are not supported on CUDA (index ", shape_str(index_shape), ")");
+  GatherGeom g{};
+  g.ndim = static_cast<int>(index_shape.size());
+  g.dim = static_cast<int>(dim);
+  Shape strides = contiguous_strides(target.shape());
+  for (int d = 0; d < g.ndim; ++d) {
+    g.index_sizes[d] = index_shape[d];
+    g.target_strides[d] = strides[d];
+  }
+  return g;
+}
+
+}  // namespace
+
+Tensor index_select(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
+  Tensor a = a_in.contiguous(), index = index_in.contiguous();
+  check_indices(index, a.size(dim), "index_select", a_in, dim);
+  Shape out_shape = a.shape();
+  out_shape[dim] = index.numel();
+  Tensor out = empty_on(out_shape, a.dtype(), a.device());
+  int64_t outer, inner;
+  split_at(a.shape(), dim, outer, inner);
+  const int64_t n = index.numel(), total = out.numel();
+  if (total == 0) return out;
+  GB_DISPATCH_ALL(a.dtype(), "index_select", [&] {
+    auto kernel = &index_select_kernel<scalar_t>;
+    GB_LAUNCH(kernel, grid_for(total), kBlock, 0, stream_of(a), total, n, inner, a.size(dim),
+              ptr_of<const scalar_t>(a), ptr_of<const int64_t>(index), ptr_of<scalar_t>(out));
+  });
+  return out;
+}
+
+void index_add_(const Tensor& dst, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+  GB_CHECK(dst.is_contiguous(), "index_add_: destination must be contiguous");
+  Tensor index = index_in.contiguous(), src = src_in.contiguous();
+  check_indices(index, dst.size(dim), "index_add_", dst, dim);
+  int64_t outer, inner;
+  split_at(dst.shape(), dim, outer, inner);
+  const int64_t n = index.numel(), total = outer * n * inner;
+  if (total == 0) return;
+  GB_DISPATCH_FLOAT(dst.dtype(), "index_add_", [&] {
+    auto kernel = &index_add_kernel<scalar_t>;
+    GB_LAUNCH(kernel, grid_for(total), kBlock, 0, stream_of(dst), total, n, inner, dst.size(dim),
+              ptr_of<scalar_t>(dst), ptr_of<const int64_t>(index), ptr_of<const scalar_t>(src));
+  });
+}
+
+Tensor gather(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
+  Tensor a = a_in.contiguous(), index = index_in.contiguous();
+  check_indices(index, a.size(dim), "gather", a_in, dim);
+  Tensor out = empty_on(index.shape(), a.dtype(), a.device());
+  const int64_t total = index.numel();
+  if (total == 0) return out;
+  GatherGeom g = gather_geom(index.shape(), a, dim, "gather");
+  GB_DISPATCH_ALL(a.dtype(), "gather", [&] {
+    auto kernel = &gather_kernel<scalar_t>;
+    GB_LAUNCH(kernel, grid_for(total), kBlock, 0, stream_of(a), total, g, ptr_of<const scalar_t>(a),
+              ptr_of<const int64_t>(index), ptr_of<scalar_t>(out));
+  });
+  return out;
+}
+
+void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index_in, const Tensor& src_in) {
+  GB_CHECK(dst.is_contiguous(), "scatter_add_: destination must be contiguous");
+  Tensor index = index_in.contiguous(), src = src_in.contiguous();
+  check_indices(index, dst.size(dim), "scatter_add_", dst, dim);
+  const int64_t total = index.numel();
+  if (total == 0) return;
+  GatherGeom g = gather_geom(index.shape(), dst, dim, "scatter_add_");
+  GB_DISPATCH_FLOAT(dst.dtype(), "scatter_add_", [&] {
+    auto kernel = &scatter_add_kernel<scalar_t>;
+    GB_LAUNCH(kernel, grid_for(total), kBlock, 0, stream_of(dst), total, g, ptr_of<scalar_t>(dst),
+              ptr_of<const int64_t>(index), ptr_of<const scalar_t>(src));
+  });
+}
+
+}  // namespace glassbox::gpu

@@ -1,0 +1,74 @@
+#pragma once
+// Index kernel bodies: index_select / gather and their adjoints index_add_ / scatter_add_,
+// one thread per element of the (index-shaped) iteration space. The adjoints add with
+// atomicAdd because two index entries may name the same destination row; float atomics make
+// the order of those additions (and so the last bits of the sum) vary from run to run.
+//
+// Indices are checked on the device before any of these run (check_index_kernel): the first
+// out-of-range position is recorded with atomicMin, and the host turns it into the same
+// error the CPU backend gives. A kernel cannot throw, and a wild index must never be read.
+#include <cstdint>
+
+#include "cuda/kernels/strided.cuh"
+
+namespace glassbox::gpu {
+
+__global__ void check_index_kernel(int64_t n, const int64_t* index, int64_t limit,
+                                   unsigned long long* first_bad) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads())
+    if (index[i] < 0 || index[i] >= limit) atomicMin(first_bad, (unsigned long long)i);
+}
+
+// out[o, i, j] = a[o, index[i], j] over [outer, n, inner], contiguous.
+template <class T>
+__global__ void index_select_kernel(int64_t total, int64_t n, int64_t inner, int64_t rows,
+                                    const T* a, const int64_t* index, T* out) {
+  for (int64_t t = global_thread(); t < total; t += grid_threads()) {
+    const int64_t j = t % inner, i = (t / inner) % n, o = t / (inner * n);
+    out[t] = a[(o * rows + index[i]) * inner + j];
+  }
+}
+
+// dst[o, index[i], j] += src[o, i, j]
+template <class T>
+__global__ void index_add_kernel(int64_t total, int64_t n, int64_t inner, int64_t rows, T* dst,
+                                 const int64_t* index, const T* src) {
+  for (int64_t t = global_thread(); t < total; t += grid_threads()) {
+    const int64_t j = t % inner, i = (t / inner) % n, o = t / (inner * n);
+    atomicAdd(&dst[(o * rows + index[i]) * inner + j], src[t]);
+  }
+}
+
+// For element t of the index (shape `is`, contiguous), the offset into the contiguous
+// target (shape `ts`) with coordinate `dim` replaced by index[t].
+struct GatherGeom {
+  int ndim, dim;
+  int64_t index_sizes[kMaxDims];
+  int64_t target_strides[kMaxDims];
+};
+
+__device__ __forceinline__ int64_t target_offset(const GatherGeom& g, int64_t t, int64_t ix) {
+  int64_t off = 0;
+  for (int d = g.ndim - 1; d >= 0; --d) {
+    const int64_t c = t % g.index_sizes[d];
+    t /= g.index_sizes[d];
+    off += (d == g.dim ? ix : c) * g.target_strides[d];
+  }
+  return off;
+}
+
+template <class T>
+__global__ void gather_kernel(int64_t total, GatherGeom g, const T* a, const int64_t* index,
+                              T* out) {
+  for (int64_t t = global_thread(); t < total; t += grid_threads())
+    out[t] = a[target_offset(g, t, index[t])];
+}
+
+template <class T>
+__global__ void scatter_add_kernel(int64_t total, GatherGeom g, T* dst, const int64_t* index,
+                                   const T* src) {
+  for (int64_t t = global_thread(); t < total; t += grid_threads())
+    atomicAdd(&dst[target_offset(g, t, index[t])], src[t]);
+}
+
+}  // namespace glassbox::gpu
