@@ -32,12 +32,7 @@ Tensor empty(const Shape& shape, TensorOptions opts) {
 Tensor full(const Shape& shape, double value, TensorOptions opts) {
   bool rg = opts.requires_grad;
   Tensor t = empty(shape, opts.set_requires_grad(false));
-  if (t.device().is_cpu()) {
-    kernels::fill(t, value);
-  } else {  // fill on the host, then one transfer
-    Tensor h = full(shape, value, TensorOptions().set_dtype(opts.dtype));
-    kernels::copy(t, h);
-  }
+  kernels::fill(t, value);  // on the tensor's device: a GPU fill is one kernel, no transfer
   if (rg) t.requires_grad_(true);
   return t;
 }

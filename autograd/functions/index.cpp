@@ -76,7 +76,7 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   Tensor out = kernels::index_select(a, dim, idx);
   if (needs_grad({a}))
     record("IndexSelectBackward", out, {a}, [idx, dim, shape = a.shape()](const Tensor& g) {
-      Tensor gi = zeros(shape, dtype(g.dtype()));
+      Tensor gi = zeros(shape, dtype(g.dtype()).set_device(g.device()));
       kernels::index_add_(gi, dim, idx, g);
       return std::vector<Tensor>{gi};
     });
@@ -94,7 +94,7 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
   Tensor out = kernels::gather(a, dim, index);
   if (needs_grad({a}))
     record("GatherBackward", out, {a}, [index, dim, shape = a.shape()](const Tensor& g) {
-      Tensor gi = zeros(shape, dtype(g.dtype()));
+      Tensor gi = zeros(shape, dtype(g.dtype()).set_device(g.device()));
       kernels::scatter_add_(gi, dim, index, g);
       return std::vector<Tensor>{gi};
     });

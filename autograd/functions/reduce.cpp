@@ -83,14 +83,14 @@ static std::pair<Tensor, Tensor> dim_extremum(const Tensor& a, int64_t dim, bool
                                               bool is_max) {
   const char* name = is_max ? "max" : "min";
   dim = wrap_dim(dim, a.shape(), name);
-  if (a.dim() == 0) return {a.clone(), zeros({}, dtype(kInt64))};
+  if (a.dim() == 0) return {a.clone(), zeros({}, dtype(kInt64).set_device(a.device()))};
   auto [values, indices] =
       kernels::reduce_with_index(is_max ? Reduce::Max : Reduce::Min, a, dim, keepdim);
   if (needs_grad({a})) {
     Tensor idx = keepdim ? indices : indices.unsqueeze(dim);
     record(is_max ? "MaxBackward" : "MinBackward", values, {a},
            [idx, dim, keepdim, shape = a.shape()](const Tensor& g) {
-             Tensor gi = zeros(shape, dtype(g.dtype()));
+             Tensor gi = zeros(shape, dtype(g.dtype()).set_device(g.device()));
              kernels::scatter_add_(gi, dim, idx, keepdim ? g : g.unsqueeze(dim));
              return std::vector<Tensor>{gi};
            });

@@ -167,7 +167,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
   Tensor out = make_view(*this, sz, st, offset() + start * stride(d));
   if (needs_grad({*this}))
     record("SliceBackward", out, {*this}, [shape = sizes(), d, start, end, step](const Tensor& g) {
-      Tensor gi = zeros(shape, glassbox::dtype(g.dtype()));
+      Tensor gi = zeros(shape, glassbox::dtype(g.dtype()).set_device(g.device()));
       gi.slice(d, start, end, step).copy_(g);
       return std::vector<Tensor>{gi};
     });

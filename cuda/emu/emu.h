@@ -11,10 +11,12 @@
 // vote whose mask names a lane that did not arrive, a launch a GPU would refuse.
 //
 // Kernels that never synchronise take a fast path: their threads run one after another as
-// plain calls, no fibers. The first launch of each kernel runs on fibers and records whether
-// it used a barrier or warp op; later launches of a kernel that did not run fast. A fast
-// launch that meets a barrier after all is an error (a kernel whose synchronisation depends
-// on its data), never a silent wrong answer.
+// plain calls, no fibers. The first launch of each kernel with a given block shape runs on
+// fibers and records whether it used a barrier or warp op; later launches of a kernel and
+// shape that did not run fast. A fast launch that meets a barrier after all is an error (a
+// kernel whose synchronisation depends on its data), never a silent wrong answer.
+// GLASSBOX_EMU_FIBERS=ucontext switches fibers with swapcontext instead of the emulator's own
+// x86-64 switch (slower; for debugging the emulator).
 //
 // What it cannot tell: races between blocks (blocks run one at a time), GPU rounding (it
 // uses the host's math library), memory-model subtleties (fibers switch only at sync
@@ -40,7 +42,18 @@ namespace glassbox::cuda::emu {
 struct ThreadCoords {
   dim3 thread_idx, block_idx, block_dim, grid_dim;
 };
-const ThreadCoords& coords();  // throws when called outside a kernel
+namespace detail {
+// Set by the scheduler whenever it runs a thread; null outside a kernel. Inline reads let the
+// compiler keep threadIdx and friends in registers between sync points.
+extern thread_local const ThreadCoords* current_coords;
+[[noreturn]] void coords_outside_kernel();
+}  // namespace detail
+// Throws when called outside a kernel.
+inline const ThreadCoords& coords() {
+  const ThreadCoords* c = detail::current_coords;
+  if (!c) detail::coords_outside_kernel();
+  return *c;
+}
 
 // Order in which the threads of a block (and the blocks of a grid) are run. Forward runs
 // thread 0 first; Reverse runs the last thread first; Shuffle uses a seeded permutation.
