@@ -69,6 +69,12 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
 namespace {
 
 void accumulate(TensorImpl* leaf, const Tensor& g) {
+  // a backward that builds its result on the wrong device would otherwise go unnoticed until
+  // the optimizer mixes devices, far from the op at fault
+  const Device at = leaf->storage->device();
+  GB_CHECK(g.device() == at, "backward: the gradient of a leaf on ", at.str(), " (shape ",
+           shape_str(leaf->sizes), ") arrived on ", g.device().str(),
+           "; the backward of an op that used this leaf built it on the wrong device");
   if (!leaf->grad) {
     // a fresh buffer: the incoming gradient may be shared with another input's
     Tensor fresh = empty(g.shape(), TensorOptions().set_dtype(g.dtype()).set_device(g.device()));
