@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/convert.h"
 #include "core/cpu/cpu_kernels.h"
 #include "core/cpu/loop.h"
 
@@ -60,23 +61,6 @@ void zip_rows(const Tensor& out, const Tensor& a, const Tensor& b, F f) {
                       for (int64_t i = 0; i < n; ++i) o[i * so] = f(x[i * sx], y[i * sy]);
                     }
                   });
-}
-
-template <class To, class From>
-To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
-    // float->int conversion of NaN/inf/out-of-range values is UB in C++; saturate instead.
-    if (!(v == v)) return To(0);
-    if (v >= static_cast<From>(std::numeric_limits<To>::max()))
-      return std::numeric_limits<To>::max();
-    if (v <= static_cast<From>(std::numeric_limits<To>::lowest()))
-      return std::numeric_limits<To>::lowest();
-    return static_cast<To>(v);
-  } else {
-    return static_cast<To>(v);
-  }
 }
 
 // Signed integer overflow is UB; wrap through unsigned arithmetic as two's complement does.
@@ -145,7 +129,7 @@ void copy(const Tensor& dst, const Tensor& src) {
     using To = scalar_t;
     GB_DISPATCH_ALL(src.dtype(), "copy_", [&] {
       using From = scalar_t;
-      map_rows<To, From>(dst, src, [](From v) { return convert<To, From>(v); });
+      map_rows<To, From>(dst, src, [](From v) { return convert_value<To, From>(v); });
     });
   });
 }
@@ -154,7 +138,7 @@ void fill(const Tensor& dst, double value) {
   // write-only: dst is usually fresh, uninitialised memory (an invalid bool, say), so it must
   // not be read as the input of a map
   GB_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
-    const scalar_t v = convert<scalar_t, double>(value);
+    const scalar_t v = convert_value<scalar_t, double>(value);
     for_each_row<1>(dst.shape(), {byte_strides(dst)}, {base_ptr(dst)},
                     [v](const std::array<char*, 1>& p, const std::array<int64_t, 1>& s, int64_t n) {
                       scalar_t* o = reinterpret_cast<scalar_t*>(p[0]);

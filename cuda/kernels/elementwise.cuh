@@ -8,6 +8,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "core/convert.h"
 #include "cuda/kernels/strided.cuh"
 
 namespace glassbox::gpu {
@@ -71,27 +72,9 @@ __device__ __forceinline__ double dev_abs(double x) { return ::fabs(x); }
 __device__ __forceinline__ float dev_pow(float x, float y) { return ::powf(x, y); }
 __device__ __forceinline__ double dev_pow(double x, double y) { return ::pow(x, y); }
 
-// Conversion with the CPU backend's rules: bool is "!= 0"; float -> integer saturates and
-// maps NaN to 0 (a plain cast is undefined there in C++ and differs between GPU and CPU).
-template <class To, class From>
-__device__ __forceinline__ To convert_value(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From(0);
-  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
-    if (!(v == v)) return To(0);
-    if (v >= static_cast<From>(std::numeric_limits<To>::max()))
-      return std::numeric_limits<To>::max();
-    if (v <= static_cast<From>(std::numeric_limits<To>::lowest()))
-      return std::numeric_limits<To>::lowest();
-    return static_cast<To>(v);
-  } else {
-    return static_cast<To>(v);
-  }
-}
-
 template <class To, class From>
 struct ConvertOp {
-  __device__ To operator()(From v) const { return convert_value<To, From>(v); }
+  __device__ To operator()(From v) const { return ::glassbox::convert_value<To, From>(v); }
 };
 
 // Integer add/sub/mul wrap as two's complement (signed overflow would be undefined).
