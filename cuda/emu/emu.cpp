@@ -835,6 +835,7 @@ void check_config(const LaunchSite& site, dim3 grid, dim3 block, size_t smem, si
 
 namespace detail {
 thread_local const ThreadCoords* current_coords = nullptr;
+const ThreadCoords* current_coords_out_of_line() { return current_coords; }
 void coords_outside_kernel() {
   fail("emu: threadIdx, blockIdx, blockDim or gridDim read outside a kernel");
 }

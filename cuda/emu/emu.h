@@ -47,10 +47,17 @@ namespace detail {
 // compiler keep threadIdx and friends in registers between sync points.
 extern thread_local const ThreadCoords* current_coords;
 [[noreturn]] void coords_outside_kernel();
+const ThreadCoords* current_coords_out_of_line();
 }  // namespace detail
 // Throws when called outside a kernel.
 inline const ThreadCoords& coords() {
+#if defined(__SANITIZE_ADDRESS__)
+  // under the sanitizers the variable is read out of line, in the file that defines it: GCC's
+  // UBSan reports the inlined access to this extern thread_local as a load through null
+  const ThreadCoords* c = detail::current_coords_out_of_line();
+#else
   const ThreadCoords* c = detail::current_coords;
+#endif
   if (!c) detail::coords_outside_kernel();
   return *c;
 }
