@@ -41,10 +41,7 @@ void check_same_dtype(const Tensor& a, const Tensor& b, const char* name) {
 }
 
 void copy(const Tensor& dst, const Tensor& src) {
-  if (dst.device() == src.device()) {
-    if (dst.device().is_cpu()) return cpu::copy(dst, src);
-    return GB_ROUTE(dst.device(), copy(dst, src));
-  }
+  if (dst.device() == src.device()) return GB_ROUTE(dst.device(), copy(dst, src));
   GB_CHECK(!(dst.device().is_cuda() && src.device().is_cuda()), "copy_: tensors on two GPUs (",
            dst.device().str(), ", ", src.device().str(), "); go through .cpu()");
   // Between host and device: one contiguous transfer of the destination's dtype and shape;

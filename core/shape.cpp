@@ -57,4 +57,10 @@ int64_t wrap_dim(int64_t dim, const Shape& shape, const char* op) {
   return dim < 0 ? dim + n : dim;
 }
 
+void split_at(const Shape& s, int64_t dim, int64_t& outer, int64_t& inner) {
+  outer = 1, inner = 1;
+  for (int64_t d = 0; d < dim; ++d) outer *= s[d];
+  for (size_t d = dim + 1; d < s.size(); ++d) inner *= s[d];
+}
+
 }  // namespace glassbox

@@ -11,6 +11,8 @@ using Shape = std::vector<int64_t>;
 
 int64_t numel_of(const Shape& s);
 Shape contiguous_strides(const Shape& s);
+// A contiguous tensor of shape s seen as [outer, s[dim], inner].
+void split_at(const Shape& s, int64_t dim, int64_t& outer, int64_t& inner);
 std::string shape_str(const Shape& s);  // "[8,3,28,28]"
 // NumPy/PyTorch broadcasting; `op` names the caller in the error.
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);

@@ -144,9 +144,7 @@ void fill(const Tensor& dst, double value) {
   const int64_t n = dst.numel();
   if (n == 0) return;
   GB_DISPATCH_ALL(dst.dtype(), "fill_", [&] {
-    // the value is converted on the host with the same rules as a copy
-    Tensor host = full({}, value, TensorOptions().set_dtype(dst.dtype()));
-    const scalar_t v = *host.data_ptr<scalar_t>();
+    const scalar_t v = convert_value<scalar_t, double>(value);  // the rule of every copy
     Strided<1> s = make_strided<1>(dst.shape(), {byte_strides(dst)}, {sizeof(scalar_t)}, "fill_");
     auto kernel = &fill_kernel<scalar_t>;
     GB_LAUNCH(kernel, grid_for(n), kBlock, 0, stream_of(dst), n, s, bytes_of(dst), v);

@@ -33,12 +33,6 @@ void check_indices(const Tensor& index, int64_t limit, const char* op, const Ten
            a.shape_str(), ", index ", index.shape_str(), ")"));
 }
 
-void split_at(const Shape& s, int64_t dim, int64_t& outer, int64_t& inner) {
-  outer = 1, inner = 1;
-  for (int64_t d = 0; d < dim; ++d) outer *= s[d];
-  for (size_t d = dim + 1; d < s.size(); ++d) inner *= s[d];
-}
-
 GatherGeom gather_geom(const Shape& index_shape, const Tensor& target, int64_t dim,
                        const char* op) {
   GB_CHECK(index_shape.size() <= size_t(kMaxDims), op, ": tensors with more than ", kMaxDims,

@@ -16,13 +16,6 @@ void check_indices(const Tensor& index, int64_t limit, const char* op, const Ten
              " with size ", limit, " (input ", a.shape_str(), ", index ", index.shape_str(), ")");
 }
 
-// [outer, size(dim), inner] view of a contiguous tensor
-void split_at(const Shape& s, int64_t dim, int64_t& outer, int64_t& inner) {
-  outer = 1, inner = 1;
-  for (int64_t d = 0; d < dim; ++d) outer *= s[d];
-  for (size_t d = dim + 1; d < s.size(); ++d) inner *= s[d];
-}
-
 }  // namespace
 
 Tensor index_select(const Tensor& a_in, int64_t dim, const Tensor& index_in) {
