@@ -1,13 +1,16 @@
 // Device dispatch for the convolution kernels (same pattern as core/kernels.cpp): operands
-// must share a device; CPU goes to core/cpu/conv_*.cpp, a GPU operand gets an error naming
-// the op until CUDA kernels exist. Shapes and dtypes were checked by the caller
-// (autograd/functions/conv.cpp); this layer re-checks the cheap invariants it relies on.
+// must share a device; CPU goes to core/cpu/conv_*.cpp, CUDA to cuda/conv.cu. Shapes and
+// dtypes were checked by the caller (autograd/functions/conv.cpp); this layer re-checks the
+// cheap invariants it relies on.
 #include "core/kernels.h"
 #include "core/kernels_conv.h"
 
 #include <initializer_list>
 
 #include "core/cpu/conv_cpu.h"
+#if defined(GLASSBOX_WITH_CUDA)
+#include "cuda/gpu_conv_kernels.h"
+#endif
 
 namespace glassbox::kernels {
 namespace {
@@ -20,6 +23,33 @@ void expect(const char* op, const char* what, const Tensor& t, const Shape& shap
 }
 
 Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.contiguous() : t; }
+
+// The operands' one device (core/kernels.cpp's rule and message); CUDA has no ShiftGemm.
+Device operands_device(const char* op, ConvKernel k, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;
+    if (!first) first = t;
+    GB_CHECK(t->device() == first->device(), op, ": tensors are on different devices (",
+             first->device().str(), " and ", t->device().str(), ", shapes ", first->shape_str(),
+             " and ", t->shape_str(), "); move one with .to(", first->device().str(), ")");
+  }
+  const Device d = first ? first->device() : kCPU;
+  GB_CHECK(!(d.is_cuda() && k == ConvKernel::ShiftGemm), op,
+           ": the shiftgemm algorithm has no CUDA version; on ", d.str(),
+           " use auto, flat, im2col or direct");
+#if !defined(GLASSBOX_WITH_CUDA)
+  GB_CHECK(d.is_cpu(), op, ": glassbox was built without CUDA");
+#endif
+  return d;
+}
+
+#if defined(GLASSBOX_WITH_CUDA)
+#define GB_CONV_ON_GPU(device, call) \
+  if ((device).is_cuda()) return gpu::call
+#else
+#define GB_CONV_ON_GPU(device, call) (void)(device)
+#endif
 
 }  // namespace
 
@@ -39,11 +69,12 @@ const char* conv_kernel_name(ConvKernel k) {
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const ConvGeometry& g,
                       ConvKernel k, const char* op) {
-  on_cpu(op, {&x, &w, &b});
+  const Device device = operands_device(op, k, {&x, &w, &b});
   expect(op, "input", x, g.input_shape(), x.dtype());
   expect(op, "weight", w, g.weight_shape(), x.dtype());
   if (b.defined()) expect(op, "bias", b, {g.out_channels}, x.dtype());
   Tensor xc = x.contiguous(), wc = w.contiguous(), bc = contiguous_or_undefined(b);
+  GB_CONV_ON_GPU(device, conv2d_forward(xc, wc, bc, g, k));
   switch (k) {
     case ConvKernel::Direct:
       return cpu::conv2d_forward_direct(xc, wc, bc, g);
@@ -59,11 +90,12 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const C
 
 Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b, const ConvGeometry& g,
                          ConvKernel k, const char* op) {
-  on_cpu(op, {&dy, &w, &b});
+  const Device device = operands_device(op, k, {&dy, &w, &b});
   expect(op, "output gradient", dy, g.output_shape(), dy.dtype());
   expect(op, "weight", w, g.weight_shape(), dy.dtype());
   if (b.defined()) expect(op, "bias", b, {g.in_channels}, dy.dtype());
   Tensor dyc = dy.contiguous(), wc = w.contiguous(), bc = contiguous_or_undefined(b);
+  GB_CONV_ON_GPU(device, conv2d_grad_input(dyc, wc, bc, g, k));
   switch (k) {
     case ConvKernel::Direct:
       return cpu::conv2d_grad_input_direct(dyc, wc, bc, g);
@@ -79,10 +111,11 @@ Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b, con
 
 Tensor conv2d_grad_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g, ConvKernel k,
                           const char* op) {
-  on_cpu(op, {&x, &dy});
+  const Device device = operands_device(op, k, {&x, &dy});
   expect(op, "input", x, g.input_shape(), x.dtype());
   expect(op, "output gradient", dy, g.output_shape(), x.dtype());
   Tensor xc = x.contiguous(), dyc = dy.contiguous();
+  GB_CONV_ON_GPU(device, conv2d_grad_weight(xc, dyc, g, k));
   switch (k) {
     case ConvKernel::Direct:
       return cpu::conv2d_grad_weight_direct(xc, dyc, g);
@@ -97,8 +130,9 @@ Tensor conv2d_grad_weight(const Tensor& x, const Tensor& dy, const ConvGeometry&
 }
 
 Tensor conv2d_grad_bias(const Tensor& dy, const char* op) {
-  on_cpu(op, {&dy});
+  const Device device = operands_device(op, ConvKernel::Direct, {&dy});
   GB_CHECK(dy.dim() == 4, op, ": internal error: bias gradient of a ", dy.shape_str(), " tensor");
+  GB_CONV_ON_GPU(device, conv2d_grad_bias(dy));
   return cpu::conv2d_grad_bias(dy.contiguous());
 }
 

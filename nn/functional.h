@@ -91,10 +91,10 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Te
 // The adjoint of conv2d: its forward is conv2d's input gradient.
 Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
                         const ConvParams& params = ConvParams());
-// Which algorithm a call with these arguments runs (params.algo, else the default, else the
-// Auto rule).
+// Which algorithm a call with these arguments runs on `device` (params.algo, else the
+// default, else the Auto rule, which differs between the CPU and CUDA).
 ConvAlgo conv_algo_for(const Shape& input, const Shape& weight, const ConvParams& params,
-                       bool transposed = false);
+                       bool transposed = false, Device device = kCPU);
 
 // ---------------------------------------------------------------- other layers
 // input [..., in], weight [out, in], bias [out] or undefined

@@ -197,9 +197,17 @@ ConvAlgo heuristic(const ConvGeometry& g) {
   return ConvAlgo::ShiftGemm;
 }
 
-ConvAlgo resolve(const ConvGeometry& g, ConvAlgo requested) {
+// On CUDA the tiled few-channel kernels (cuda/kernels/conv_tiled.cuh) hold one accumulator
+// per channel of the group in registers, up to 32, at any stride; past that im2col's GEMM,
+// where cuBLAS has enough inner dimension to work with, is the faster path.
+ConvAlgo cuda_heuristic(const ConvGeometry& g) {
+  return g.in_per_group() <= 32 && g.out_per_group() <= 32 ? ConvAlgo::Flat : ConvAlgo::Im2col;
+}
+
+ConvAlgo resolve(const ConvGeometry& g, ConvAlgo requested, Device device) {
   ConvAlgo a = requested != ConvAlgo::Auto ? requested : default_conv_algo();
-  return a != ConvAlgo::Auto ? a : heuristic(g);
+  if (a != ConvAlgo::Auto) return a;
+  return device.is_cuda() ? cuda_heuristic(g) : heuristic(g);
 }
 
 ConvKernel kernel_of(ConvAlgo a) {
@@ -220,9 +228,9 @@ ConvKernel kernel_of(ConvAlgo a) {
 }  // namespace
 
 ConvAlgo conv_algo_for(const Shape& input, const Shape& weight, const ConvParams& params,
-                       bool transposed) {
+                       bool transposed, Device device) {
   const char* op = transposed ? "conv_transpose2d" : "conv2d";
-  return resolve(make_geometry(input, weight, params, transposed, op), params.algo);
+  return resolve(make_geometry(input, weight, params, transposed, op), params.algo, device);
 }
 
 // ---------------------------------------------------------------- the ops
@@ -232,7 +240,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias,
   GB_CHECK(input.defined() && weight.defined(), "conv2d: input and weight must be defined");
   const ConvGeometry g = make_geometry(input.shape(), weight.shape(), params, false, "conv2d");
   check_tensors(input, weight, bias, g.out_channels, "conv2d");
-  const ConvKernel k = kernel_of(resolve(g, params.algo));
+  const ConvKernel k = kernel_of(resolve(g, params.algo, input.device()));
 
   Tensor out = kernels::conv2d_forward(input, weight, bias, g, k, "conv2d");
   if (needs_grad({input, weight, bias})) {
@@ -260,7 +268,7 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
   const ConvGeometry g =
       make_geometry(input.shape(), weight.shape(), params, true, "conv_transpose2d");
   check_tensors(input, weight, bias, g.in_channels, "conv_transpose2d");
-  const ConvKernel k = kernel_of(resolve(g, params.algo));
+  const ConvKernel k = kernel_of(resolve(g, params.algo, input.device()));
 
   Tensor out = kernels::conv2d_grad_input(input, weight, bias, g, k, "conv_transpose2d");
   if (needs_grad({input, weight, bias})) {
