@@ -1,6 +1,7 @@
 // The notebook's work, timed: one JSON line per case on stdout.
 //
 //   bench_notebook [--threads N] [--data DIR] [--cases conv,step,epoch,infer,memory]
+//                  [--device cpu|cuda]
 //
 //   conv    the notebook's convolution: one 3x860x1600 image, 3->3 channels, the 3x3 emboss
 //           kernel on each channel, no padding; forward per algorithm and Auto, and the
@@ -16,6 +17,13 @@
 // Times are the median of repetitions after a warm-up (the epoch: one warm-up epoch, then the
 // median of two). bench/compare_pytorch.sh runs bench/notebook_torch.py beside this and prints
 // the table.
+//
+// --device cuda runs the same cases on the GPU (each timed repetition ends with
+// cuda::synchronize, so a time covers the kernels, not just their launch). The data sets are
+// uploaded once as bytes and batches gathered there (datasets/device_images.h). The conv case
+// has no shiftgemm there; the step case also reports how many device allocations and host
+// waits (cuda::host_waits) a warm step makes, both 0 when nothing on the hot path allocates
+// or synchronises; the memory case reports the allocator's peak device bytes of one epoch.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +40,7 @@
 #include <vector>
 
 #include "datasets/dataloader.h"
+#include "datasets/device_images.h"
 #include "datasets/mnist.h"
 #include "glassbox.h"
 #include "net.h"
@@ -42,6 +51,13 @@ namespace F = glassbox::nn::functional;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+Device g_device = kCPU;  // --device
+
+// Waits for the device's queued work, so a timing covers it.
+void finish() {
+  if (g_device.is_cuda()) cuda::synchronize(g_device.index);
+}
 
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -55,6 +71,7 @@ double median_ms(const std::function<void()>& fn, double budget_ms = 1000, size_
   while ((total < budget_ms || times.size() < min_reps) && times.size() < 200) {
     const auto t0 = Clock::now();
     fn();
+    finish();
     times.push_back(ms_since(t0));
     total += times.back();
   }
@@ -63,8 +80,9 @@ double median_ms(const std::function<void()>& fn, double budget_ms = 1000, size_
 }
 
 void report(const std::string& name, const std::string& fields) {
-  std::cout << "{\"framework\":\"glassbox\",\"case\":\"" << name
-            << "\",\"threads\":" << get_num_threads() << "," << fields << "}" << std::endl;
+  std::cout << "{\"framework\":\"glassbox\",\"case\":\"" << name << "\",\"device\":\""
+            << g_device.str() << "\",\"threads\":" << get_num_threads() << "," << fields << "}"
+            << std::endl;
 }
 std::string ms_field(double ms) {
   std::ostringstream s;
@@ -77,19 +95,22 @@ std::string ms_field(double ms) {
 void bench_conv() {
   NoGradGuard no_grad;
   manual_seed(0);
-  Tensor x = rand({1, 3, 860, 1600});
+  Tensor x = rand({1, 3, 860, 1600}).to(g_device);
   const std::vector<float> emboss{-2, -1, 0, -1, 1, 1, 0, 1, 2};
   std::vector<float> w(3 * 3 * 9, 0.f);  // emboss from each channel to itself
   for (int c = 0; c < 3; ++c) std::copy(emboss.begin(), emboss.end(), w.begin() + (c * 3 + c) * 9);
-  Tensor weight = from_vector(w, {3, 3, 3, 3});
+  Tensor weight = from_vector(w, {3, 3, 3, 3}).to(g_device);
   const double flop = 2.0 * 858 * 1598 * 3 * 27;
-  Tensor dy = rand({1, 3, 858, 1598});
-  for (F::ConvAlgo a : {F::ConvAlgo::Direct, F::ConvAlgo::ShiftGemm, F::ConvAlgo::Im2col,
-                        F::ConvAlgo::Flat, F::ConvAlgo::Auto}) {
+  Tensor dy = rand({1, 3, 858, 1598}).to(g_device);
+  std::vector<F::ConvAlgo> algos{F::ConvAlgo::Direct, F::ConvAlgo::Im2col, F::ConvAlgo::Flat,
+                                 F::ConvAlgo::Auto};
+  if (g_device.is_cpu()) algos.insert(algos.begin() + 1, F::ConvAlgo::ShiftGemm);
+  for (F::ConvAlgo a : algos) {
     const F::ConvParams p = F::ConvParams().set_algo(a);
     std::string name = F::conv_algo_name(a);
     if (a == F::ConvAlgo::Auto)
-      name += "_" + std::string(F::conv_algo_name(F::conv_algo_for(x.shape(), weight.shape(), p)));
+      name += "_" + std::string(F::conv_algo_name(
+                        F::conv_algo_for(x.shape(), weight.shape(), p, false, g_device)));
     const double fwd = median_ms([&] { Tensor y = F::conv2d(x, weight, Tensor(), p); });
     std::ostringstream f;
     f << ms_field(fwd) << ",\"gflop_per_s\":" << flop / (fwd * 1e6);
@@ -113,6 +134,19 @@ void bench_conv() {
 
 struct Data {
   std::shared_ptr<datasets::MNIST> train, test;
+  // on a GPU: the same sets held there, and what the DataLoaders walk
+  std::shared_ptr<datasets::DeviceImages> train_on_device, test_on_device;
+
+  std::shared_ptr<const datasets::Dataset> loader_set(bool test_set) const {
+    const auto& dev = test_set ? test_on_device : train_on_device;
+    if (dev) return dev->index_dataset();
+    return test_set ? test : train;
+  }
+  // A loader batch as the network's input, on the device.
+  datasets::Batch place(const datasets::Batch& b, bool test_set) const {
+    const auto& dev = test_set ? test_on_device : train_on_device;
+    return dev ? dev->batch(b.data) : b;
+  }
 };
 
 Data load_mnist(const std::string& dir) {
@@ -121,8 +155,13 @@ Data load_mnist(const std::string& dir) {
   locate.candidates = datasets::default_candidates(datasets::mnist_info());
   locate.allow_download = false;
   const std::string root = datasets::locate_dataset(datasets::mnist_info(), locate);
-  return {std::make_shared<datasets::MNIST>(root, datasets::Split::Train),
-          std::make_shared<datasets::MNIST>(root, datasets::Split::Test)};
+  Data d{std::make_shared<datasets::MNIST>(root, datasets::Split::Train),
+         std::make_shared<datasets::MNIST>(root, datasets::Split::Test), nullptr, nullptr};
+  if (g_device.is_cuda()) {
+    d.train_on_device = std::make_shared<datasets::DeviceImages>(*d.train, g_device);
+    d.test_on_device = std::make_shared<datasets::DeviceImages>(*d.test, g_device);
+  }
+  return d;
 }
 
 void train_step(mnist::MnistNet& net, optim::Adam& opt, const datasets::Batch& batch) {
@@ -133,21 +172,37 @@ void train_step(mnist::MnistNet& net, optim::Adam& opt, const datasets::Batch& b
 }
 
 // One epoch over the DataLoader; returns seconds.
-double train_epoch(mnist::MnistNet& net, optim::Adam& opt, datasets::DataLoader& loader) {
+double train_epoch(mnist::MnistNet& net, optim::Adam& opt, datasets::DataLoader& loader,
+                   const Data& d) {
   const auto t0 = Clock::now();
-  for (datasets::Batch& batch : loader) train_step(net, opt, batch);
+  for (datasets::Batch& batch : loader) train_step(net, opt, d.place(batch, false));
+  finish();
   return ms_since(t0) / 1000.0;
 }
 
-double infer_all(mnist::MnistNet& net, const std::shared_ptr<datasets::MNIST>& test,
-                 int64_t* correct_out = nullptr) {
+datasets::DataLoader train_loader(const Data& d) {
+  return datasets::DataLoader(d.loader_set(false),
+                              datasets::DataLoaderOptions().batch_size(1000).shuffle(true).seed(0));
+}
+
+// The network on the bench's device, seeded as every case seeds it.
+mnist::MnistNet make_net() {
+  manual_seed(0);
+  mnist::MnistNet net;
+  net->to(g_device);
+  return net;
+}
+
+double infer_all(mnist::MnistNet& net, const Data& d, int64_t* correct_out = nullptr) {
   net->eval();
   NoGradGuard no_grad;
-  datasets::DataLoader loader(test, datasets::DataLoaderOptions().batch_size(1000));
+  datasets::DataLoader loader(d.loader_set(true), datasets::DataLoaderOptions().batch_size(1000));
   const auto t0 = Clock::now();
   int64_t correct = 0;
-  for (datasets::Batch& batch : loader)
+  for (datasets::Batch& loaded : loader) {
+    const datasets::Batch batch = d.place(loaded, true);
     correct += static_cast<int64_t>(sum(argmax(net(batch.data), 1) == batch.target).item());
+  }
   const double ms = ms_since(t0);
   net->train();
   if (correct_out) *correct_out = correct;
@@ -155,26 +210,32 @@ double infer_all(mnist::MnistNet& net, const std::shared_ptr<datasets::MNIST>& t
 }
 
 void bench_step(const Data& d) {
-  manual_seed(0);
-  mnist::MnistNet net;
+  mnist::MnistNet net = make_net();
   optim::Adam opt(net->parameters(), optim::AdamOptions(1e-3));
   std::vector<int64_t> first(1000);
   for (int64_t i = 0; i < 1000; ++i) first[i] = i;
-  const datasets::Batch batch = d.train->get_batch(first);
+  const datasets::Batch batch = d.place(d.loader_set(false)->get_batch(first), false);
   const double ms = median_ms([&] { train_step(net, opt, batch); }, 2000, 10);
   std::ostringstream f;
   f << ms_field(ms) << ",\"images_per_s\":" << 1000.0 / (ms * 1e-3);
+  if (g_device.is_cuda()) {  // what ten warm steps cost beyond the kernels
+    const int64_t waits = cuda::host_waits();
+    const int64_t blocks = memory_stats(g_device).system_allocations;
+    for (int i = 0; i < 10; ++i) train_step(net, opt, batch);
+    f << ",\"host_waits_per_step\":" << (cuda::host_waits() - waits) / 10.0
+      << ",\"device_allocations_per_step\":"
+      << (memory_stats(g_device).system_allocations - blocks) / 10.0;
+    finish();
+  }
   report("train_step_b1000", f.str());
 }
 
 void bench_epoch(const Data& d) {
-  manual_seed(0);
-  mnist::MnistNet net;
+  mnist::MnistNet net = make_net();
   optim::Adam opt(net->parameters(), optim::AdamOptions(1e-3));
-  datasets::DataLoader loader(d.train,
-                              datasets::DataLoaderOptions().batch_size(1000).shuffle(true).seed(0));
-  train_epoch(net, opt, loader);  // warm-up
-  std::vector<double> s{train_epoch(net, opt, loader), train_epoch(net, opt, loader)};
+  datasets::DataLoader loader = train_loader(d);
+  train_epoch(net, opt, loader, d);  // warm-up
+  std::vector<double> s{train_epoch(net, opt, loader, d), train_epoch(net, opt, loader, d)};
   std::sort(s.begin(), s.end());
   std::ostringstream f;
   f << ms_field(s[0] * 1000) << ",\"seconds\":" << s[0];
@@ -182,10 +243,9 @@ void bench_epoch(const Data& d) {
 }
 
 void bench_infer(const Data& d) {
-  manual_seed(0);
-  mnist::MnistNet net;
+  mnist::MnistNet net = make_net();
   std::vector<double> times;
-  for (int r = 0; r < 7; ++r) times.push_back(infer_all(net, d.test));
+  for (int r = 0; r < 7; ++r) times.push_back(infer_all(net, d));
   std::sort(times.begin(), times.end());
   std::ostringstream f;
   f << ms_field(times[times.size() / 2])
@@ -207,26 +267,25 @@ double peak_rss_mb() {
 // prints its peak resident memory, and the allocator's peak bytes.
 int training_run(const std::string& dir) {
   const Data d = load_mnist(dir);
-  manual_seed(0);
-  mnist::MnistNet net;
+  mnist::MnistNet net = make_net();
   optim::Adam opt(net->parameters(), optim::AdamOptions(1e-3));
-  datasets::DataLoader loader(d.train,
-                              datasets::DataLoaderOptions().batch_size(1000).shuffle(true).seed(0));
+  datasets::DataLoader loader = train_loader(d);
   // new blocks the allocator takes from the system after the first two steps (0: every
   // later step runs on recycled memory)
   int64_t steps = 0, system_after_two = 0;
   const auto t0 = Clock::now();
   for (datasets::Batch& batch : loader) {
-    train_step(net, opt, batch);
-    if (++steps == 2) system_after_two = memory_stats().system_allocations;
+    train_step(net, opt, d.place(batch, false));
+    if (++steps == 2) system_after_two = memory_stats(g_device).system_allocations;
   }
+  finish();
   const double seconds = ms_since(t0) / 1000.0;
-  const int64_t new_blocks = memory_stats().system_allocations - system_after_two;
+  const int64_t new_blocks = memory_stats(g_device).system_allocations - system_after_two;
   int64_t correct = 0;
-  infer_all(net, d.test, &correct);
+  infer_all(net, d, &correct);
   std::ostringstream f;
   f << "\"peak_rss_mb\":" << peak_rss_mb()
-    << ",\"allocator_peak_mb\":" << memory_stats().peak_bytes / 1048576.0
+    << ",\"allocator_peak_mb\":" << memory_stats(g_device).peak_bytes / 1048576.0
     << ",\"new_blocks_after_step_2\":" << new_blocks << ",\"epoch_seconds\":" << seconds
     << ",\"test_accuracy\":" << correct / 10000.0;
   report("train_run_peak_memory", f.str());
@@ -238,7 +297,9 @@ void bench_memory(const char* self, const std::string& dir, int threads) {
   const std::string t = std::to_string(threads);
   const pid_t pid = fork();
   if (pid == 0) {
-    std::vector<const char*> argv{self, "--child-training-run", "--threads", t.c_str()};
+    const std::string device = g_device.str();
+    std::vector<const char*> argv{self,       "--child-training-run", "--threads", t.c_str(),
+                                  "--device", device.c_str()};
     if (!dir.empty()) {
       argv.push_back("--data");
       argv.push_back(dir.c_str());
@@ -257,7 +318,7 @@ void bench_memory(const char* self, const std::string& dir, int threads) {
 
 int main(int argc, char** argv) {
   int threads = 2;
-  std::string data_dir, cases = "conv,step,epoch,infer,memory";
+  std::string data_dir, cases = "conv,step,epoch,infer,memory", device_name = "cpu";
   bool child = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -267,16 +328,19 @@ int main(int argc, char** argv) {
       data_dir = argv[++i];
     } else if (a == "--cases" && i + 1 < argc) {
       cases = argv[++i];
+    } else if (a == "--device" && i + 1 < argc) {
+      device_name = argv[++i];
     } else if (a == "--child-training-run") {
       child = true;
     } else {
       std::cerr << "usage: bench_notebook [--threads N] [--data DIR] "
-                   "[--cases conv,step,epoch,infer,memory]\n";
+                   "[--cases conv,step,epoch,infer,memory] [--device cpu|cuda]\n";
       return 2;
     }
   }
   try {
     set_num_threads(threads);
+    g_device = usable_device(device_name, "--device");
     if (child) return training_run(data_dir);
     auto wants = [&](const char* c) {
       return ("," + cases + ",").find(std::string(",") + c + ",") != std::string::npos;

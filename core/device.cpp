@@ -1,6 +1,7 @@
 #include "core/device.h"
 
 #include "core/error.h"
+#include "cuda/runtime.h"
 
 namespace glassbox {
 
@@ -21,6 +22,23 @@ Device parse_device(const std::string& s) {
     return Device{DeviceType::CUDA, idx};
   }
   fail(str("parse_device: bad device string '", s, "' (expected cpu, cuda or cuda:N)"));
+}
+
+Device usable_device(const std::string& s, const char* flag) {
+  Device d;
+  try {
+    d = parse_device(s);
+  } catch (const Error&) {
+    fail(str(flag, " expects cpu, cuda or cuda:N, got '", s, "'"));
+  }
+  if (d.is_cpu()) return d;
+  GB_CHECK(cuda::built_with_cuda(), flag, " ", s,
+           ": this build has no CUDA backend (configure with nvcc present, or with "
+           "-DGLASSBOX_CUDA_EMU=ON for the emulated device)");
+  GB_CHECK(d.index < cuda::device_count(), flag, " ", s, ": ",
+           cuda::device_count() == 0 ? std::string("no CUDA device is present")
+                                     : str("only ", cuda::device_count(), " CUDA device(s)"));
+  return d;
 }
 
 }  // namespace glassbox

@@ -22,6 +22,9 @@ inline const Device kCUDA{DeviceType::CUDA, 0};
 
 // Parses "cpu", "cuda", "cuda:1"; throws glassbox::Error otherwise.
 Device parse_device(const std::string& s);
+// parse_device for a command-line flag, and a CUDA device must be usable here: an Error
+// names the flag and says why not (no CUDA backend in this build, or no such device).
+Device usable_device(const std::string& s, const char* flag);
 
 inline std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
 

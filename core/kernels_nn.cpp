@@ -1,70 +1,91 @@
-// Device dispatch for the layer kernels: operands must share a device; CPU goes to
-// core/cpu/nn_*.cpp. A GPU operand gets an error naming the op, never a silent host copy.
-#include "core/kernels.h"
+// Device dispatch for the layer kernels: operands must share a device (an error naming both
+// devices and shapes otherwise), then the CPU goes to core/cpu/nn_*.cpp and a CUDA device,
+// real or emulated, to cuda/nn_*.cu. Never a silent host copy.
 #include "core/kernels_nn.h"
 
 #include "core/cpu/nn_kernels.h"
+#if defined(GLASSBOX_WITH_CUDA)
+#include "cuda/gpu_nn_kernels.h"
+#define GB_ROUTE(device, call) ((device).is_cuda() ? gpu::call : cpu::call)
+#else
+#define GB_ROUTE(device, call) ((void)(device), cpu::call)  // the device check still runs
+#endif
 
 namespace glassbox::kernels {
+namespace {
+// All defined operands on one device; returns it (the CPU when none is defined). The same
+// check and message as core/kernels.cpp's.
+Device common_device(const char* op, std::initializer_list<const Tensor*> ts) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : ts) {
+    if (!t->defined()) continue;  // optional operands (weight, bias)
+    if (!first) first = t;
+    GB_CHECK(t->device() == first->device(), op, ": tensors are on different devices (",
+             first->device().str(), " and ", t->device().str(), ", shapes ", first->shape_str(),
+             " and ", t->shape_str(), "); move one with .to(", first->device().str(), ")");
+  }
+  return first ? first->device() : kCPU;
+}
+}  // namespace
 
 std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2d& p) {
-  on_cpu("max_pool2d", {&input});
-  return cpu::max_pool2d(input, p);
+  return GB_ROUTE(common_device("max_pool2d", {&input}), max_pool2d(input, p));
 }
 Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
                            const Shape& input_shape) {
-  on_cpu("max_pool2d backward", {&grad_out, &indices});
-  return cpu::max_pool2d_backward(grad_out, indices, input_shape);
+  const Device d = common_device("max_pool2d backward", {&grad_out, &indices});
+  return GB_ROUTE(d, max_pool2d_backward(grad_out, indices, input_shape));
 }
 Tensor avg_pool2d(const Tensor& input, const Pool2d& p) {
-  on_cpu("avg_pool2d", {&input});
-  return cpu::avg_pool2d(input, p);
+  return GB_ROUTE(common_device("avg_pool2d", {&input}), avg_pool2d(input, p));
 }
 Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, const Pool2d& p) {
-  on_cpu("avg_pool2d backward", {&grad_out});
-  return cpu::avg_pool2d_backward(grad_out, input_shape, p);
+  const Device d = common_device("avg_pool2d backward", {&grad_out});
+  return GB_ROUTE(d, avg_pool2d_backward(grad_out, input_shape, p));
 }
 
 Tensor softmax(const Tensor& input, int64_t dim, bool log) {
-  on_cpu(log ? "log_softmax" : "softmax", {&input});
-  return cpu::softmax(input, dim, log);
+  const Device d = common_device(log ? "log_softmax" : "softmax", {&input});
+  return GB_ROUTE(d, softmax(input, dim, log));
 }
 Tensor softmax_backward(const Tensor& grad_out, const Tensor& out, int64_t dim, bool log) {
-  on_cpu(log ? "log_softmax backward" : "softmax backward", {&grad_out, &out});
-  return cpu::softmax_backward(grad_out, out, dim, log);
+  const Device d =
+      common_device(log ? "log_softmax backward" : "softmax backward", {&grad_out, &out});
+  return GB_ROUTE(d, softmax_backward(grad_out, out, dim, log));
 }
 
 std::pair<Tensor, int64_t> nll_loss(const Tensor& log_probs, const Tensor& target,
                                     int64_t ignore_index) {
-  on_cpu("nll_loss", {&log_probs, &target});
-  return cpu::nll_loss(log_probs, target, ignore_index);
+  const Device d = common_device("nll_loss", {&log_probs, &target});
+  return GB_ROUTE(d, nll_loss(log_probs, target, ignore_index));
 }
 Tensor nll_loss_backward(const Tensor& grad, const Tensor& target, int64_t num_classes,
                          int64_t ignore_index) {
-  on_cpu("nll_loss backward", {&grad, &target});
-  return cpu::nll_loss_backward(grad, target, num_classes, ignore_index);
+  const Device d = common_device("nll_loss backward", {&grad, &target});
+  return GB_ROUTE(d, nll_loss_backward(grad, target, num_classes, ignore_index));
 }
 std::pair<bool, int64_t> nll_find_bad_target(const Tensor& target, int64_t num_classes,
                                              int64_t ignore_index) {
-  on_cpu("nll_loss", {&target});
-  return cpu::nll_find_bad_target(target, num_classes, ignore_index);
+  return GB_ROUTE(common_device("nll_loss", {&target}),
+                  nll_find_bad_target(target, num_classes, ignore_index));
 }
 
 std::pair<Tensor, Tensor> batch_norm_stats(const Tensor& input) {
-  on_cpu("batch_norm", {&input});
-  return cpu::batch_norm_stats(input);
+  return GB_ROUTE(common_device("batch_norm", {&input}), batch_norm_stats(input));
 }
 Tensor batch_norm_forward(const Tensor& input, const Tensor& mean, const Tensor& invstd,
                           const Tensor& weight, const Tensor& bias) {
-  on_cpu("batch_norm", {&input, &mean, &invstd, &weight, &bias});
-  return cpu::batch_norm_forward(input, mean, invstd, weight, bias);
+  const Device d = common_device("batch_norm", {&input, &mean, &invstd, &weight, &bias});
+  return GB_ROUTE(d, batch_norm_forward(input, mean, invstd, weight, bias));
 }
 std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& grad_out, const Tensor& input,
                                                        const Tensor& mean, const Tensor& invstd,
                                                        const Tensor& weight, bool batch_stats,
                                                        std::array<bool, 3> needed) {
-  on_cpu("batch_norm backward", {&grad_out, &input, &mean, &invstd, &weight});
-  return cpu::batch_norm_backward(grad_out, input, mean, invstd, weight, batch_stats, needed);
+  const Device d =
+      common_device("batch_norm backward", {&grad_out, &input, &mean, &invstd, &weight});
+  return GB_ROUTE(d,
+                  batch_norm_backward(grad_out, input, mean, invstd, weight, batch_stats, needed));
 }
 
 }  // namespace glassbox::kernels

@@ -1,8 +1,8 @@
 #pragma once
 // Device dispatch for the layer kernels behind nn::functional (pooling, softmax, NLL,
 // batch norm). Like core/kernels.h: nothing here records autograd history, shapes are
-// already validated by the caller (autograd/functions/nn.cpp), and a GPU operand gets an
-// error naming the op until the CUDA bodies land.
+// already validated by the caller (autograd/functions/nn.cpp), and the operands must share a
+// device: CPU bodies in core/cpu/nn_*.cpp, CUDA bodies in cuda/nn_*.cu.
 #include <array>
 #include <cstdint>
 #include <tuple>

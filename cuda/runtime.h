@@ -9,6 +9,7 @@
 // Work is queued on the device's stream and runs asynchronously; copies to the host and
 // synchronize() wait for it.
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace glassbox::cuda {
@@ -31,5 +32,14 @@ void copy_device_to_host(void* dst, const void* src, size_t bytes, int index);
 void copy_device_to_device(void* dst, const void* src, size_t bytes, int index);
 // Waits for all queued work on the device; surfaces asynchronous kernel errors.
 void synchronize(int index);
+
+// How many times the host has waited for a device since the process started: synchronize(),
+// every copy to the host (item(), .cpu(), an index check's flag), and every host-to-device
+// copy too large for the pinned staging buffer. A warm training step should add none; the
+// bench counts them (bench/bench_notebook.cpp).
+int64_t host_waits();
+namespace detail {
+void count_host_wait();  // called by the runtimes where the host blocks
+}
 
 }  // namespace glassbox::cuda

@@ -81,12 +81,16 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, int index) {
 }
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
   use_device(index, "to(cpu)");
+  if (bytes) detail::count_host_wait();
   if (bytes) std::memcpy(dst, src, bytes);
 }
 void copy_device_to_device(void* dst, const void* src, size_t bytes, int index) {
   use_device(index, "copy_");
   if (bytes) std::memmove(dst, src, bytes);
 }
-void synchronize(int index) { use_device(index, "cuda::synchronize"); }
+void synchronize(int index) {
+  use_device(index, "cuda::synchronize");
+  detail::count_host_wait();
+}
 
 }  // namespace glassbox::cuda

@@ -55,6 +55,11 @@ constexpr size_t kMaxStaging = size_t{256} << 20;
 
 // Grows the pinned buffer to `bytes` once the previous transfer from it is done.
 void* staging_buffer(DeviceState& s, size_t bytes) {
+  const cudaError_t done = cudaEventQuery(s.staging_free);
+  if (done == cudaErrorNotReady)
+    detail::count_host_wait();
+  else
+    GB_CUDA_CHECK(done);
   GB_CUDA_CHECK(cudaEventSynchronize(s.staging_free));
   if (s.staging_bytes < bytes) {
     if (s.staging) GB_CUDA_CHECK(cudaFreeHost(s.staging));
@@ -149,6 +154,7 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, int index) {
   DeviceState& s = state(index);
   if (bytes > kMaxStaging) {
     GB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s.stream));
+    detail::count_host_wait();
     GB_CUDA_CHECK(cudaStreamSynchronize(s.stream));  // src may be freed once we return
     return;
   }
@@ -162,6 +168,7 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, int index) {
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
   use_device(index, "to(cpu)");
   if (bytes == 0) return;
+  detail::count_host_wait();
   DeviceState& s = state(index);
   if (bytes > kMaxStaging) {
     GB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s.stream));
@@ -184,6 +191,7 @@ void copy_device_to_device(void* dst, const void* src, size_t bytes, int index) 
 
 void synchronize(int index) {
   use_device(index, "cuda::synchronize");
+  detail::count_host_wait();
   GB_CUDA_CHECK(cudaStreamSynchronize(state(index).stream));
 }
 

@@ -286,6 +286,10 @@ Batch MNIST::get_batch(const std::vector<int64_t>& indices) const {
   return {data, target};
 }
 
+Tensor MNIST::byte_table() const {
+  return from_vector(std::vector<float>(lut_.begin(), lut_.end()), {256});
+}
+
 MNIST MNIST::head(int64_t n) const {
   GB_CHECK(n >= 0 && n <= size(), info_->name, ": head(", n, ") of ", size(), " examples");
   MNIST subset(*this);

@@ -57,6 +57,8 @@ class MNIST : public Dataset {
 
   const Tensor& images() const { return images_; }    // uint8 [N,28,28], as in the file
   const Tensor& targets() const { return targets_; }  // int64 [N]
+  // float32 [256]: the value get_batch gives each byte (normalised, or byte / 255)
+  Tensor byte_table() const;
   const IdxDatasetInfo& info() const { return *info_; }
 
   // The first n examples (a view, no copy): a fixed subset for quick runs and tests.

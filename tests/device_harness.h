@@ -176,8 +176,8 @@ inline Tensor make_input(const In& in, DType dt, uint64_t seed) {
 }
 
 // --------------------------------------------------------------------------- the harness
-const std::vector<DType> F = {kFloat32, kFloat64};
-const std::vector<DType> FI = {kFloat32, kFloat64, kInt64};
+const std::vector<DType> kFloats = {kFloat32, kFloat64};  // the dtypes a case runs in
+const std::vector<DType> kFloatsAndInt = {kFloat32, kFloat64, kInt64};
 
 struct Case {
   std::string name;

@@ -82,30 +82,31 @@ std::vector<Case> elementwise_cases() {
     std::vector<DType> dts;
   };
   const std::vector<Unary> unary = {
-      {"neg", [](const Tensor& x) { return neg(x); }, Init::Normal, FI},
-      {"-x", [](const Tensor& x) { return -x; }, Init::Normal, FI},
-      {"exp", [](const Tensor& x) { return exp(x); }, Init::Normal, F},
-      {"log", [](const Tensor& x) { return log(x); }, Init::Positive, F},
-      {"sqrt", [](const Tensor& x) { return sqrt(x); }, Init::Positive, F},
-      {"relu", [](const Tensor& x) { return relu(x); }, Init::Normal, F},
-      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, Init::Normal, F},
-      {"tanh", [](const Tensor& x) { return tanh(x); }, Init::Normal, F},
-      {"abs", [](const Tensor& x) { return abs(x); }, Init::Normal, FI},
-      {"pow 2", [](const Tensor& x) { return pow(x, 2.0); }, Init::Normal, F},
-      {"pow 0.5", [](const Tensor& x) { return pow(x, 0.5); }, Init::Positive, F},
-      {"pow -1.5", [](const Tensor& x) { return x.pow(-1.5); }, Init::Positive, F},
-      {"pow 3", [](const Tensor& x) { return x.pow(3.0); }, Init::Normal, F},
+      {"neg", [](const Tensor& x) { return neg(x); }, Init::Normal, kFloatsAndInt},
+      {"-x", [](const Tensor& x) { return -x; }, Init::Normal, kFloatsAndInt},
+      {"exp", [](const Tensor& x) { return exp(x); }, Init::Normal, kFloats},
+      {"log", [](const Tensor& x) { return log(x); }, Init::Positive, kFloats},
+      {"sqrt", [](const Tensor& x) { return sqrt(x); }, Init::Positive, kFloats},
+      {"relu", [](const Tensor& x) { return relu(x); }, Init::Normal, kFloats},
+      {"sigmoid", [](const Tensor& x) { return sigmoid(x); }, Init::Normal, kFloats},
+      {"tanh", [](const Tensor& x) { return tanh(x); }, Init::Normal, kFloats},
+      {"abs", [](const Tensor& x) { return abs(x); }, Init::Normal, kFloatsAndInt},
+      {"pow 2", [](const Tensor& x) { return pow(x, 2.0); }, Init::Normal, kFloats},
+      {"pow 0.5", [](const Tensor& x) { return pow(x, 0.5); }, Init::Positive, kFloats},
+      {"pow -1.5", [](const Tensor& x) { return x.pow(-1.5); }, Init::Positive, kFloats},
+      {"pow 3", [](const Tensor& x) { return x.pow(3.0); }, Init::Normal, kFloats},
       {"methods", [](const Tensor& x) { return x.abs().sqrt().exp().tanh().sigmoid().relu(); },
-       Init::Normal, F},
-      {"x + 2", [](const Tensor& x) { return x + 2.0; }, Init::Normal, FI},
-      {"2 + x", [](const Tensor& x) { return 2.0 + x; }, Init::Normal, FI},
-      {"x - 1.5", [](const Tensor& x) { return x - 1.5; }, Init::Normal, F},
-      {"2 - x", [](const Tensor& x) { return 2.0 - x; }, Init::Normal, FI},
-      {"x * 3", [](const Tensor& x) { return x * 3.0; }, Init::Normal, FI},
-      {"3 * x", [](const Tensor& x) { return 3.0 * x; }, Init::Normal, FI},
-      {"x / 4", [](const Tensor& x) { return x / 4.0; }, Init::Normal, F},
-      {"3 / x", [](const Tensor& x) { return 3.0 / x; }, Init::AwayFromZero, F},
-      {"scalar_like", [](const Tensor& x) { return x * scalar_like(x, -2.0); }, Init::Normal, FI},
+       Init::Normal, kFloats},
+      {"x + 2", [](const Tensor& x) { return x + 2.0; }, Init::Normal, kFloatsAndInt},
+      {"2 + x", [](const Tensor& x) { return 2.0 + x; }, Init::Normal, kFloatsAndInt},
+      {"x - 1.5", [](const Tensor& x) { return x - 1.5; }, Init::Normal, kFloats},
+      {"2 - x", [](const Tensor& x) { return 2.0 - x; }, Init::Normal, kFloatsAndInt},
+      {"x * 3", [](const Tensor& x) { return x * 3.0; }, Init::Normal, kFloatsAndInt},
+      {"3 * x", [](const Tensor& x) { return 3.0 * x; }, Init::Normal, kFloatsAndInt},
+      {"x / 4", [](const Tensor& x) { return x / 4.0; }, Init::Normal, kFloats},
+      {"3 / x", [](const Tensor& x) { return 3.0 / x; }, Init::AwayFromZero, kFloats},
+      {"scalar_like", [](const Tensor& x) { return x * scalar_like(x, -2.0); }, Init::Normal,
+       kFloatsAndInt},
   };
   for (const Unary& u : unary)
     for (const Layout& l : unary_layouts())
@@ -122,21 +123,21 @@ std::vector<Case> elementwise_cases() {
   };
   const std::vector<Binary> binary = {
       {"add", [](const Tensor& a, const Tensor& b) { return add(a, b); }, Init::Normal,
-       Init::Normal, FI},
+       Init::Normal, kFloatsAndInt},
       {"a + b", [](const Tensor& a, const Tensor& b) { return a + b; }, Init::Normal, Init::Normal,
-       FI},
+       kFloatsAndInt},
       {"sub", [](const Tensor& a, const Tensor& b) { return a - b; }, Init::Normal, Init::Normal,
-       FI},
+       kFloatsAndInt},
       {"mul", [](const Tensor& a, const Tensor& b) { return mul(a, b); }, Init::Normal,
-       Init::Normal, FI},
+       Init::Normal, kFloatsAndInt},
       {"div", [](const Tensor& a, const Tensor& b) { return a / b; }, Init::Normal,
-       Init::AwayFromZero, F},
+       Init::AwayFromZero, kFloats},
       {"pow", [](const Tensor& a, const Tensor& b) { return pow(a, b); }, Init::Positive,
-       Init::Normal, F},
+       Init::Normal, kFloats},
       {"maximum", [](const Tensor& a, const Tensor& b) { return maximum(a, b); }, Init::Normal,
-       Init::Normal, FI},
+       Init::Normal, kFloatsAndInt},
       {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }, Init::Normal,
-       Init::Normal, FI},
+       Init::Normal, kFloatsAndInt},
   };
   for (const Binary& b : binary)
     for (const PairLayout& l : binary_layouts())
@@ -145,28 +146,29 @@ std::vector<Case> elementwise_cases() {
                    {{l.a, b.ia}, {l.b, b.ib}},
                    [f = b.f, va = l.va, vb = l.vb](Inputs x) { return f(va(x[0]), vb(x[1])); }});
   // multi-block: ~100k outputs, the smaller operand broadcast along rows
-  c.push_back(
-      {"add [300,333] + [333]", F, {{{300, 333}}, {{333}}}, [](Inputs x) { return x[0] + x[1]; }});
-  c.push_back({"mul [300,333] * [300,1]", F, {{{300, 333}}, {{300, 1}}}, [](Inputs x) {
+  c.push_back({"add [300,333] + [333]", kFloats, {{{300, 333}}, {{333}}}, [](Inputs x) {
+                 return x[0] + x[1];
+               }});
+  c.push_back({"mul [300,333] * [300,1]", kFloats, {{{300, 333}}, {{300, 1}}}, [](Inputs x) {
                  return x[0] * x[1];
                }});
   // NaN propagates through maximum/minimum whichever side it is on (forward only)
   c.push_back({"maximum NaN",
-               F,
+               kFloats,
                {{{5, 9}, Init::NaNs}, {{5, 9}}},
                [](Inputs x) { return maximum(x[0], x[1]); },
                Kind::Pointwise,
                Kind::Skip});
   c.push_back({"minimum NaN on the right",
-               F,
+               kFloats,
                {{{5, 9}}, {{5, 9}, Init::NaNs}},
                [](Inputs x) { return minimum(x[0], x[1]); },
                Kind::Pointwise,
                Kind::Skip});
   // one input used twice: both gradient paths accumulate into one leaf
-  c.push_back({"x * x + x", F, {{{33}}}, [](Inputs x) { return x[0] * x[0] + x[0]; }});
+  c.push_back({"x * x + x", kFloats, {{{33}}}, [](Inputs x) { return x[0] * x[0] + x[0]; }});
   // dtype conversion inside the graph (ToDtypeBackward converts the gradient back)
-  c.push_back({"to other float dtype", F, {{{31, 3}}}, [](Inputs x) {
+  c.push_back({"to other float dtype", kFloats, {{{31, 3}}}, [](Inputs x) {
                  const DType other = x[0].dtype() == kFloat32 ? kFloat64 : kFloat32;
                  return exp(x[0].t().to(other)) * 2.0;
                }});
@@ -194,22 +196,22 @@ std::vector<Case> elementwise_cases() {
   for (const Cmp& k : cmps)
     for (const PairLayout& l : cmp_layouts)
       c.push_back({k.name + " " + l.name,
-                   FI,
+                   kFloatsAndInt,
                    {{l.a, Init::Ints}, {l.b, Init::Ints}},
                    [f = k.f, va = l.va, vb = l.vb](Inputs x) { return f(va(x[0]), vb(x[1])); },
                    Kind::Exact,
                    Kind::Skip});
   const std::vector<Unary> scalar_cmps = {
-      {"x == 1", [](const Tensor& x) { return x == 1.0; }, Init::Ints, FI},
-      {"x != 0", [](const Tensor& x) { return x != 0.0; }, Init::Ints, FI},
-      {"x < 1", [](const Tensor& x) { return x < 1.0; }, Init::Ints, FI},
-      {"x <= -1", [](const Tensor& x) { return x <= -1.0; }, Init::Ints, FI},
-      {"x > 2", [](const Tensor& x) { return x > 2.0; }, Init::Ints, FI},
-      {"x >= 0", [](const Tensor& x) { return x >= 0.0; }, Init::Ints, FI},
+      {"x == 1", [](const Tensor& x) { return x == 1.0; }, Init::Ints, kFloatsAndInt},
+      {"x != 0", [](const Tensor& x) { return x != 0.0; }, Init::Ints, kFloatsAndInt},
+      {"x < 1", [](const Tensor& x) { return x < 1.0; }, Init::Ints, kFloatsAndInt},
+      {"x <= -1", [](const Tensor& x) { return x <= -1.0; }, Init::Ints, kFloatsAndInt},
+      {"x > 2", [](const Tensor& x) { return x > 2.0; }, Init::Ints, kFloatsAndInt},
+      {"x >= 0", [](const Tensor& x) { return x >= 0.0; }, Init::Ints, kFloatsAndInt},
   };
   for (const Unary& u : scalar_cmps)
     c.push_back({u.name + " [33,31].t()",
-                 FI,
+                 kFloatsAndInt,
                  {{{33, 31}, Init::Ints}},
                  [f = u.f](Inputs x) { return f(x[0].t()); },
                  Kind::Exact,
@@ -274,18 +276,18 @@ std::vector<Case> reduction_cases() {
   };
   for (const Spec& s : specs) {
     c.push_back({"sum " + s.l.name + " " + dims_str(s),
-                 FI,
+                 kFloatsAndInt,
                  {{s.l.leaf}},
                  [s](Inputs x) { return sum(s.l.view(x[0]), s.dims, s.keepdim); },
                  Kind::Reduce});
     c.push_back({"mean " + s.l.name + " " + dims_str(s),
-                 F,
+                 kFloats,
                  {{s.l.leaf}},
                  [s](Inputs x) { return mean(s.l.view(x[0]), s.dims, s.keepdim); },
                  Kind::Reduce});
   }
   c.push_back({"Tensor::sum/mean methods",
-               F,
+               kFloats,
                {{{3, 4, 5}}},
                [](Inputs x) { return x[0].sum({1}) + x[0].mean({1}) + x[0].sum() + x[0].mean(); },
                Kind::Reduce});
@@ -301,34 +303,34 @@ std::vector<Case> reduction_cases() {
   };
   for (const Layout& l : all_layouts) {
     c.push_back({"max all " + l.name,
-                 FI,
+                 kFloatsAndInt,
                  {{l.leaf}},
                  [v = l.view](Inputs x) { return max(v(x[0])); },
                  Kind::Exact});
     c.push_back({"min all " + l.name,
-                 FI,
+                 kFloatsAndInt,
                  {{l.leaf}},
                  [v = l.view](Inputs x) { return v(x[0]).min(); },
                  Kind::Exact});
   }
   c.push_back({"max all ties [31,33]",
-               FI,
+               kFloatsAndInt,
                {{{31, 33}, Init::Ints}},
                [](Inputs x) { return x[0].max(); },
                Kind::Exact});
   c.push_back({"min all ties [31,33]",
-               FI,
+               kFloatsAndInt,
                {{{31, 33}, Init::Ints}},
                [](Inputs x) { return min(x[0]); },
                Kind::Exact});
   c.push_back({"max all NaN [5,9]",
-               F,
+               kFloats,
                {{{5, 9}, Init::NaNs}},
                [](Inputs x) { return max(x[0]); },
                Kind::Exact,
                Kind::Skip});
   c.push_back({"min all NaN [5,9]",
-               F,
+               kFloats,
                {{{5, 9}, Init::NaNs}},
                [](Inputs x) { return min(x[0]); },
                Kind::Exact,
@@ -361,42 +363,42 @@ std::vector<Case> reduction_cases() {
                              (s.init == Init::Ints ? " (ties)" : "");
     const In in{s.l.leaf, s.init};
     c.push_back({"max values " + what,
-                 FI,
+                 kFloatsAndInt,
                  {in},
                  [s](Inputs x) { return max(s.l.view(x[0]), s.dim, s.keepdim).first; },
                  Kind::Exact});
     c.push_back({"max indices " + what,
-                 FI,
+                 kFloatsAndInt,
                  {in},
                  [s](Inputs x) { return s.l.view(x[0]).max(s.dim, s.keepdim).second; },
                  Kind::Exact,
                  Kind::Skip});
     c.push_back({"min values " + what,
-                 FI,
+                 kFloatsAndInt,
                  {in},
                  [s](Inputs x) { return s.l.view(x[0]).min(s.dim, s.keepdim).first; },
                  Kind::Exact});
     c.push_back({"min indices " + what,
-                 FI,
+                 kFloatsAndInt,
                  {in},
                  [s](Inputs x) { return min(s.l.view(x[0]), s.dim, s.keepdim).second; },
                  Kind::Exact,
                  Kind::Skip});
     c.push_back({"argmax " + what,
-                 FI,
+                 kFloatsAndInt,
                  {in},
                  [s](Inputs x) { return argmax(s.l.view(x[0]), s.dim, s.keepdim); },
                  Kind::Exact,
                  Kind::Skip});
     c.push_back({"argmin " + what,
-                 FI,
+                 kFloatsAndInt,
                  {in},
                  [s](Inputs x) { return argmin(s.l.view(x[0]), s.dim, s.keepdim); },
                  Kind::Exact,
                  Kind::Skip});
   }
   c.push_back({"Tensor::argmax",
-               FI,
+               kFloatsAndInt,
                {{{7, 5}, Init::Ints}},
                [](Inputs x) { return x[0].argmax(0, true); },
                Kind::Exact,
@@ -405,25 +407,25 @@ std::vector<Case> reduction_cases() {
   for (int64_t dim : {0, 1}) {
     const std::string d = " NaN [5,9] dim " + std::to_string(dim);
     c.push_back({"max values" + d,
-                 F,
+                 kFloats,
                  {{{5, 9}, Init::NaNs}},
                  [dim](Inputs x) { return max(x[0], dim).first; },
                  Kind::Exact,
                  Kind::Skip});
     c.push_back({"max indices" + d,
-                 F,
+                 kFloats,
                  {{{5, 9}, Init::NaNs}},
                  [dim](Inputs x) { return max(x[0], dim).second; },
                  Kind::Exact,
                  Kind::Skip});
     c.push_back({"min indices" + d,
-                 F,
+                 kFloats,
                  {{{5, 9}, Init::NaNs}},
                  [dim](Inputs x) { return min(x[0], dim).second; },
                  Kind::Exact,
                  Kind::Skip});
     c.push_back({"argmax" + d,
-                 F,
+                 kFloats,
                  {{{5, 9}, Init::NaNs}},
                  [dim](Inputs x) { return argmax(x[0], dim); },
                  Kind::Exact,
@@ -474,13 +476,13 @@ std::vector<Case> matmul_cases() {
   };
   for (const PairLayout& l : layouts) {
     c.push_back({"matmul " + l.name,
-                 F,
+                 kFloats,
                  {{l.a}, {l.b}},
                  [va = l.va, vb = l.vb](Inputs x) { return matmul(va(x[0]), vb(x[1])); },
                  Kind::Reduce});
   }
   c.push_back({"Tensor::matmul",
-               F,
+               kFloats,
                {{{4, 3}}, {{3, 2}}},
                [](Inputs x) { return x[0].matmul(x[1]); },
                Kind::Reduce});
@@ -491,7 +493,7 @@ std::vector<Case> joining_cases() {
   std::vector<Case> c;
   auto t = [](const Tensor& x) { return x.t(); };
   c.push_back({"cat dim 0 [2,5] [3,5] [1,5]",
-               FI,
+               kFloatsAndInt,
                {{{2, 5}}, {{3, 5}}, {{1, 5}}},
                [](Inputs x) {
                  return cat({x[0], x[1], x[2]}, 0);
@@ -499,7 +501,7 @@ std::vector<Case> joining_cases() {
                Kind::Exact,
                Kind::Exact});
   c.push_back({"cat dim 1 [4,1] [4,31] [4,2]",
-               FI,
+               kFloatsAndInt,
                {{{4, 1}}, {{4, 31}}, {{4, 2}}},
                [](Inputs x) {
                  return cat({x[0], x[1], x[2]}, 1);
@@ -507,7 +509,7 @@ std::vector<Case> joining_cases() {
                Kind::Exact,
                Kind::Exact});
   c.push_back({"cat dim -1 [2,3,4] [2,3,1]",
-               FI,
+               kFloatsAndInt,
                {{{2, 3, 4}}, {{2, 3, 1}}},
                [](Inputs x) {
                  return cat({x[0], x[1]}, -1);
@@ -515,7 +517,7 @@ std::vector<Case> joining_cases() {
                Kind::Exact,
                Kind::Exact});
   c.push_back({"cat dim 1 [5,3].t() [3,2]",
-               FI,
+               kFloatsAndInt,
                {{{5, 3}}, {{3, 2}}},
                [t](Inputs x) {
                  return cat({t(x[0]), x[1]}, 1);
@@ -523,7 +525,7 @@ std::vector<Case> joining_cases() {
                Kind::Exact,
                Kind::Exact});
   c.push_back({"cat dim 0 with empty [0,5] [2,5]",
-               FI,
+               kFloatsAndInt,
                {{{0, 5}}, {{2, 5}}},
                [](Inputs x) {
                  return cat({x[0], x[1]}, 0);
@@ -531,7 +533,7 @@ std::vector<Case> joining_cases() {
                Kind::Exact,
                Kind::Exact});
   c.push_back({"cat dim 0 [257] [255]",
-               FI,
+               kFloatsAndInt,
                {{{257}}, {{255}}},
                [](Inputs x) {
                  return cat({x[0], x[1]});
@@ -539,7 +541,7 @@ std::vector<Case> joining_cases() {
                Kind::Exact,
                Kind::Exact});
   c.push_back({"stack dim 0 [3,4] x2",
-               FI,
+               kFloatsAndInt,
                {{{3, 4}}, {{3, 4}}},
                [](Inputs x) {
                  return stack({x[0], x[1]}, 0);
@@ -547,7 +549,7 @@ std::vector<Case> joining_cases() {
                Kind::Exact,
                Kind::Exact});
   c.push_back({"stack dim 1 [3,4] x3",
-               FI,
+               kFloatsAndInt,
                {{{3, 4}}, {{3, 4}}, {{3, 4}}},
                [](Inputs x) {
                  return stack({x[0], x[1], x[2]}, 1);
@@ -555,7 +557,7 @@ std::vector<Case> joining_cases() {
                Kind::Exact,
                Kind::Exact});
   c.push_back({"stack dim -1 [4,3].t() [3,4]",
-               FI,
+               kFloatsAndInt,
                {{{4, 3}}, {{3, 4}}},
                [t](Inputs x) {
                  return stack({t(x[0]), x[1]}, -1);
@@ -563,7 +565,7 @@ std::vector<Case> joining_cases() {
                Kind::Exact,
                Kind::Exact});
   c.push_back({"stack 0-d x3",
-               FI,
+               kFloatsAndInt,
                {{{}}, {{}}, {{}}},
                [](Inputs x) {
                  return stack({x[0], x[1], x[2]});
@@ -574,62 +576,62 @@ std::vector<Case> joining_cases() {
   // index_select / gather: indices repeat, so their gradients accumulate (in another order
   // on the GPU: Reduce tolerance)
   c.push_back({"index_select dim 0 [7,5] idx[9]",
-               FI,
+               kFloatsAndInt,
                {{{7, 5}}, idx({9}, 7)},
                [](Inputs x) { return index_select(x[0], 0, x[1]); },
                Kind::Exact});
   c.push_back({"index_select dim 1 [4,33] idx[40]",
-               FI,
+               kFloatsAndInt,
                {{{4, 33}}, idx({40}, 33)},
                [](Inputs x) { return index_select(x[0], 1, x[1]); },
                Kind::Exact});
   c.push_back({"index_select dim -1 [3,4,5] idx[3]",
-               FI,
+               kFloatsAndInt,
                {{{3, 4, 5}}, idx({3}, 5)},
                [](Inputs x) { return index_select(x[0], -1, x[1]); },
                Kind::Exact});
   c.push_back({"index_select dim 0 [33,31].t() idx[5]",
-               FI,
+               kFloatsAndInt,
                {{{33, 31}}, idx({5}, 31)},
                [t](Inputs x) { return index_select(t(x[0]), 0, x[1]); },
                Kind::Exact});
   c.push_back({"index_select empty idx[0]",
-               FI,
+               kFloatsAndInt,
                {{{4, 3}}, idx({0}, 4)},
                [](Inputs x) { return index_select(x[0], 0, x[1]); },
                Kind::Exact});
   c.push_back({"index_select [257,3] idx[300]",
-               FI,
+               kFloatsAndInt,
                {{{257, 3}}, idx({300}, 257)},
                [](Inputs x) { return index_select(x[0], 0, x[1]); },
                Kind::Exact});
   c.push_back({"gather dim 1 [5,7] idx[5,4]",
-               FI,
+               kFloatsAndInt,
                {{{5, 7}}, idx({5, 4}, 7)},
                [](Inputs x) { return gather(x[0], 1, x[1]); },
                Kind::Exact});
   c.push_back({"gather dim 0 [5,7] idx[9,7]",
-               FI,
+               kFloatsAndInt,
                {{{5, 7}}, idx({9, 7}, 5)},
                [](Inputs x) { return gather(x[0], 0, x[1]); },
                Kind::Exact});
   c.push_back({"gather dim 1 [5,7] smaller idx[2,3]",
-               FI,
+               kFloatsAndInt,
                {{{5, 7}}, idx({2, 3}, 7)},
                [](Inputs x) { return gather(x[0], 1, x[1]); },
                Kind::Exact});
   c.push_back({"gather dim -2 [3,4,5] idx[3,6,5]",
-               FI,
+               kFloatsAndInt,
                {{{3, 4, 5}}, idx({3, 6, 5}, 4)},
                [](Inputs x) { return gather(x[0], -2, x[1]); },
                Kind::Exact});
   c.push_back({"gather dim 1 [33,31].t() idx[31,2]",
-               FI,
+               kFloatsAndInt,
                {{{33, 31}}, idx({31, 2}, 33)},
                [t](Inputs x) { return gather(t(x[0]), 1, x[1]); },
                Kind::Exact});
   c.push_back({"gather [257,10] idx[257,1] (nll pick)",
-               FI,
+               kFloatsAndInt,
                {{{257, 10}}, idx({257, 1}, 10)},
                [](Inputs x) { return gather(x[0], 1, x[1]); },
                Kind::Exact});
@@ -702,7 +704,7 @@ std::vector<Case> view_cases() {
   };
   for (const auto& [l, bwd] : views) {
     c.push_back({l.name + " contiguous()",
-                 FI,
+                 kFloatsAndInt,
                  {{l.leaf}},
                  [v = l.view](Inputs x) {
                    Tensor r = v(x[0]).contiguous();
@@ -712,20 +714,20 @@ std::vector<Case> view_cases() {
                  Kind::Exact,
                  bwd});
     c.push_back({l.name + " then op",
-                 FI,
+                 kFloatsAndInt,
                  {{l.leaf}},
                  [v = l.view](Inputs x) { return v(x[0]) * 3.0 - 1.0; },
                  Kind::Pointwise,
                  bwd == Kind::Exact ? Kind::Pointwise : bwd});
   }
   c.push_back({"clone of slice",
-               FI,
+               kFloatsAndInt,
                {{{5, 8}}},
                [](Inputs x) { return x[0].slice(1, 1, 8, 2).clone(); },
                Kind::Exact,
                Kind::Exact});
   c.push_back({"clone of expand",
-               FI,
+               kFloatsAndInt,
                {{{1, 33}}},
                [](Inputs x) {
                  return x[0].expand({3, 33}).clone();

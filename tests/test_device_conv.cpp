@@ -78,7 +78,7 @@ std::vector<Case> conv_cases(ConvAlgo algo) {
     std::vector<In> inputs = {{g.x}, {g.w}};
     if (g.bias) inputs.push_back({{bias_size(g)}});
     const bool transposed = g.transposed;
-    c.push_back({str(nf::conv_algo_name(algo), ": ", g.name), device_test::F, inputs,
+    c.push_back({str(nf::conv_algo_name(algo), ": ", g.name), kFloats, inputs,
                  [p, transposed](Inputs in) {
                    const Tensor b = in.size() > 2 ? in[2] : Tensor();
                    return transposed ? nf::conv_transpose2d(in[0], in[1], b, p)

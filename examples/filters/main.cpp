@@ -1,8 +1,11 @@
 // filters: the notebook's image kernels from the command line.
 //   filters IN OUT [--kernel emboss|identity|sharpen|edge|"a,b,c,d,e,f,g,h,i"]
 //                  [--algo auto|direct|shiftgemm|im2col|flat|all] [--same] [--repeat N]
+//                  [--device cpu|cuda]
 // Writes OUT as PNG and prints how long each algorithm took (best of N runs). With
 // --algo all, every algorithm runs, their results are compared, and Direct's is written.
+// On cuda each run is timed to the end of its kernels (the device is synchronised), and
+// "all" leaves out shiftgemm, which has no CUDA version.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +13,7 @@
 #include <iostream>
 #include <vector>
 
+#include "cuda/runtime.h"
 #include "filters.h"
 
 using namespace glassbox;
@@ -19,7 +23,7 @@ void usage() {
   std::cout
       << "usage: filters IN OUT [--kernel emboss|identity|sharpen|edge|a,b,...,i]\n"
          "               [--algo auto|direct|shiftgemm|im2col|flat|all] [--same] [--repeat N]\n"
-         "               [--threads N]\n";
+         "               [--threads N] [--device cpu|cuda]\n";
 }
 }  // namespace
 
@@ -28,6 +32,7 @@ int main(int argc, char** argv) try {
   std::string kernel = "emboss", algo = "all";
   bool same = false;
   int repeat = 5;
+  Device device = kCPU;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -43,6 +48,8 @@ int main(int argc, char** argv) try {
       same = true;
     else if (a == "--repeat")
       repeat = std::max(1, std::stoi(value()));
+    else if (a == "--device")
+      device = usable_device(value(), "--device");
     else if (a == "--threads")
       set_num_threads(std::stoi(value()));
     else if (a.rfind("--", 0) == 0)
@@ -52,12 +59,14 @@ int main(int argc, char** argv) try {
   }
   if (pos.size() != 2) return usage(), 2;
   filters::Kernel3 k = filters::parse_kernel(kernel);
-  Tensor image = filters::load_image(pos[0]);
+  Tensor image = filters::load_image(pos[0]).to(device);
   std::cout << "image " << pos[0] << ": " << image.size(1) << " channels, " << image.size(3) << "x"
-            << image.size(2) << "\n";
+            << image.size(2) << ", on " << device.str() << "\n";
 
   std::vector<F::ConvAlgo> algos;
-  if (algo == "all")
+  if (algo == "all" && device.is_cuda())
+    algos = {F::ConvAlgo::Direct, F::ConvAlgo::Im2col, F::ConvAlgo::Flat, F::ConvAlgo::Auto};
+  else if (algo == "all")
     algos = {F::ConvAlgo::Direct, F::ConvAlgo::ShiftGemm, F::ConvAlgo::Im2col, F::ConvAlgo::Flat,
              F::ConvAlgo::Auto};
   else
@@ -72,6 +81,7 @@ int main(int argc, char** argv) try {
     for (int r = 0; r < repeat; ++r) {
       auto t0 = std::chrono::steady_clock::now();
       out = filters::apply(image, k, same, a);
+      if (device.is_cuda()) cuda::synchronize(device.index);
       best = std::min(
           best,
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
@@ -81,11 +91,12 @@ int main(int argc, char** argv) try {
     if (a == F::ConvAlgo::Auto)
       name += "->" + std::string(F::conv_algo_name(F::conv_algo_for(
                          image.shape(), {image.size(1), 1, 3, 3},
-                         F::ConvParams().set_groups(image.size(1)).set_padding(same ? 1 : 0))));
+                         F::ConvParams().set_groups(image.size(1)).set_padding(same ? 1 : 0), false,
+                         device)));
     std::printf("%-10s %12.3f %14.3g\n", name.c_str(), best, diff);
     if (!first.defined()) first = out;
   }
-  filters::save_png(first, pos[1]);
+  filters::save_png(first.cpu(), pos[1]);
   std::cout << "wrote " << pos[1] << " (" << first.size(3) << "x" << first.size(2) << ")\n";
   return 0;
 } catch (const glassbox::Error& e) {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "datasets/dataloader.h"
+#include "datasets/device_images.h"
 #include "nn/checkpoint.h"
 #include "metrics.h"
 #include "progress.h"
@@ -20,34 +21,66 @@ double seconds_since(Clock::time_point start) {
 }
 
 // Correct predictions in one batch of log-probabilities.
+// Counted where the batch is (one number comes back from a device).
 int64_t count_correct(const Tensor& log_probs, const Tensor& target) {
   return static_cast<int64_t>(sum(argmax(log_probs, 1) == target).item());
 }
+
+// Where batches come from. On a CUDA device an MNIST-style data set is uploaded once and
+// batches are gathered and normalised there (datasets/device_images.h): the DataLoader then
+// walks the examples' indices in the order it would walk the images. Any other data set, or
+// the CPU, uses the data set's own batches, moved to the device.
+class BatchSource {
+ public:
+  BatchSource(std::shared_ptr<const datasets::Dataset> data, Device device)
+      : data_(std::move(data)), device_(device) {
+    auto images = std::dynamic_pointer_cast<const datasets::MNIST>(data_);
+    if (device.is_cuda() && images) on_device_.emplace(*images, device);
+  }
+  // What the DataLoader iterates over.
+  std::shared_ptr<const datasets::Dataset> loader_set() const {
+    return on_device_ ? on_device_->index_dataset() : data_;
+  }
+  // A batch of loader_set() as data and target on the device.
+  datasets::Batch place(const datasets::Batch& b) const {
+    if (on_device_) return on_device_->batch(b.data);
+    return {b.data.to(device_), b.target.to(device_)};
+  }
+  datasets::Batch get(const std::vector<int64_t>& indices) const {
+    return place(loader_set()->get_batch(indices));
+  }
+  int64_t size() const { return data_->size(); }
+
+ private:
+  std::shared_ptr<const datasets::Dataset> data_;
+  Device device_;
+  std::optional<datasets::DeviceImages> on_device_;
+};
 
 // Scores batches of a data set in order, one at a time, wrapping around: the notebook's
 // "accuracy on a test batch" every few steps, without always reusing the same batch.
 class TestBatches {
  public:
-  TestBatches(std::shared_ptr<const datasets::Dataset> data, int64_t batch_size)
-      : data_(std::move(data)), batch_size_(std::min(batch_size, data_->size())) {}
+  TestBatches(std::shared_ptr<const datasets::Dataset> data, int64_t batch_size, Device device)
+      : data_(std::move(data), device), batch_size_(std::min(batch_size, data_.size())) {}
 
   int64_t next() const { return next_; }
-  void set_next(int64_t next) { next_ = next % data_->size(); }
+  void set_next(int64_t next) { next_ = next % data_.size(); }
 
-  double score(MnistNet& net, Device device) {
+  double score(MnistNet& net) {
     std::vector<int64_t> indices;
-    for (int64_t i = 0; i < batch_size_; ++i) indices.push_back((next_ + i) % data_->size());
-    next_ = (next_ + batch_size_) % data_->size();
-    datasets::Batch batch = data_->get_batch(indices);
+    for (int64_t i = 0; i < batch_size_; ++i) indices.push_back((next_ + i) % data_.size());
+    next_ = (next_ + batch_size_) % data_.size();
+    datasets::Batch batch = data_.get(indices);
     net->eval();
     NoGradGuard no_grad;
-    const int64_t correct = count_correct(net(batch.data.to(device)).cpu(), batch.target);
+    const int64_t correct = count_correct(net(batch.data), batch.target);
     net->train();
     return double(correct) / double(batch_size_);
   }
 
  private:
-  std::shared_ptr<const datasets::Dataset> data_;
+  BatchSource data_;
   int64_t batch_size_, next_ = 0;
 };
 
@@ -59,10 +92,14 @@ double evaluate(MnistNet& net, std::shared_ptr<const datasets::Dataset> data, in
   const bool was_training = net->is_training();
   net->eval();
   NoGradGuard no_grad;
-  datasets::DataLoader loader(data, datasets::DataLoaderOptions().batch_size(batch_size));
+  const BatchSource source(data, device);
+  datasets::DataLoader loader(source.loader_set(),
+                              datasets::DataLoaderOptions().batch_size(batch_size));
   int64_t correct = 0;
-  for (datasets::Batch& batch : loader)
-    correct += count_correct(net(batch.data.to(device)).cpu(), batch.target);
+  for (datasets::Batch& batch : loader) {
+    const datasets::Batch b = source.place(batch);
+    correct += count_correct(net(b.data), b.target);
+  }
   net->train(was_training);
   return double(correct) / double(data->size());
 }
@@ -73,7 +110,8 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
   GB_CHECK(options.score_every > 0, "train: score_every must be positive, got ",
            options.score_every);
   optim::Adam optimizer(net->parameters(), optim::AdamOptions(options.lr));
-  TestBatches test_batches(test_set, options.batch_size);
+  TestBatches test_batches(test_set, options.batch_size, options.device);
+  const BatchSource train_source(train_set, options.device);
   TrainResult result;
   uint64_t data_seed = options.seed;
   double elapsed_before = 0;  // seconds spent before the checkpoint we resume from
@@ -99,7 +137,7 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
     elapsed_before = std::stod(extra("elapsed_seconds"));
   }
   datasets::DataLoader loader(
-      train_set,
+      train_source.loader_set(),
       datasets::DataLoaderOptions().batch_size(options.batch_size).shuffle(true).seed(data_seed));
   loader.set_epoch(result.first_epoch - 1);  // the order the interrupted run would have used
   GB_CHECK(loader.size() > 0, "train: no batches (", train_set->size(), " examples)");
@@ -117,9 +155,9 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
     const Clock::time_point epoch_start = Clock::now();
     double loss_sum = 0;
     int64_t step = 0;
-    for (datasets::Batch& batch : loader) {
-      Tensor loss =
-          F::nll_loss(net(batch.data.to(options.device)), batch.target.to(options.device));
+    for (datasets::Batch& loaded : loader) {
+      const datasets::Batch batch = train_source.place(loaded);
+      Tensor loss = F::nll_loss(net(batch.data), batch.target);
       optimizer.zero_grad();
       loss.backward();
       optimizer.step();
@@ -128,7 +166,7 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
       ++step;
       ++result.steps;
       if (result.steps % options.score_every == 0) {
-        const double accuracy = test_batches.score(net, options.device);
+        const double accuracy = test_batches.score(net);
         if (metrics) metrics->write({elapsed(), result.steps, loss_value, accuracy});
       }
       progress.update(epoch, step, loss_value, batch.data.size(0), elapsed());

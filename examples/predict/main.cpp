@@ -1,5 +1,6 @@
 // predict: classify images with the notebook's CNN.
 //   predict CHECKPOINT IMAGE [IMAGE...] [--dataset mnist|fashion] [--top K] [--no-invert]
+//           [--device cpu|cuda]
 // CHECKPOINT is a weights file (mnist --save) or a training checkpoint ("model.*" tensors).
 // Each image is turned into an MNIST-like 28x28 input (see predict.h) and its K most likely
 // classes are printed:   digit.png: 7 (97.1%), 9 (1.6%), 2 (0.5%)
@@ -16,12 +17,13 @@ namespace {
 
 void usage(std::ostream& os) {
   os << "usage: predict CHECKPOINT IMAGE [IMAGE...] [--dataset mnist|fashion] [--top K]\n"
-        "               [--no-invert]\n"
+        "               [--no-invert] [--device cpu|cuda]\n"
         "  CHECKPOINT   safetensors weights (mnist --save) or a training checkpoint\n"
         "  IMAGE        PNG/JPG/BMP/...; any size, grey or colour\n"
         "  --dataset    class names and normalisation: mnist (default) or fashion\n"
         "  --top K      how many classes to print (default 3)\n"
-        "  --no-invert  do not invert images with a light background\n";
+        "  --no-invert  do not invert images with a light background\n"
+        "  --device     where the network runs: cpu (default), cuda or cuda:N\n";
 }
 
 // A usage error: message and usage on stderr, exit status 2.
@@ -38,17 +40,20 @@ int main(int argc, char** argv) try {
   std::string dataset = "mnist";
   int top = 3;
   bool invert = true;
+  std::string device_name = "cpu";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       usage(std::cout);
       return 0;
     }
-    if (a == "--dataset" || a == "--top") {
+    if (a == "--dataset" || a == "--top" || a == "--device") {
       if (i + 1 >= argc) return usage_error(a + " needs a value");
       const std::string v = argv[++i];
       if (a == "--dataset") {
         dataset = v;
+      } else if (a == "--device") {
+        device_name = v;
       } else {
         size_t used = 0;
         try {
@@ -73,13 +78,15 @@ int main(int argc, char** argv) try {
 
   const datasets::IdxDatasetInfo& info =
       dataset == "mnist" ? datasets::mnist_info() : datasets::fashion_mnist_info();
+  const Device device = usable_device(device_name, "--device");
   mnist::MnistNet net;
   predict::load_weights(net, pos[0]);
+  net->to(device);
   net->eval();
   NoGradGuard no_record;
   for (size_t i = 1; i < pos.size(); ++i) {
     Tensor x = predict::load_image_for_mnist(pos[i], invert, info.normalize);
-    std::vector<predict::Prediction> best = predict::top_k(net(x), top);
+    std::vector<predict::Prediction> best = predict::top_k(net(x.to(device)).cpu(), top);
     std::cout << pos[i] << ":";
     for (size_t j = 0; j < best.size(); ++j) {
       char pct[32];
