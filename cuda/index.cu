@@ -1,8 +1,10 @@
 // index_select / gather and their adjoints on CUDA. Operands are made contiguous (a copy
-// kernel when they are views); every index is checked on the device first, and a bad one
-// becomes the CPU backend's error, naming the index, the dim and the shapes.
+// kernel when they are views); every index is checked on the device without a host wait (a
+// deferred check, cuda/checks.h), and a bad one becomes the CPU backend's error, naming the
+// index, the dim and the shapes, at the host's next wait for the device.
 #include <limits>
 
+#include "cuda/checks.h"
 #include "cuda/common.h"
 #include "cuda/gpu_kernels.h"
 #include "cuda/kernels/index.cuh"
@@ -12,25 +14,16 @@
 namespace glassbox::gpu {
 namespace {
 
-// Costs one device-to-host copy (a sync): a wrong label must be an error, not a wild read.
+// A deferred check (cuda/checks.h): no host wait here; a bad index is reported, with the
+// CPU backend's message, at the next one.
 void check_indices(const Tensor& index, int64_t limit, const char* op, const Tensor& a,
                    int64_t dim) {
-  const int64_t n = index.numel();
-  if (n == 0) return;
-  const unsigned long long none = std::numeric_limits<unsigned long long>::max();
-  Tensor first_bad = empty_on({1}, kInt64, index.device());
-  cuda::copy_host_to_device(first_bad.raw_data(), &none, sizeof(none), device_of(index));
-  auto kernel = &check_index_kernel;
-  GB_LAUNCH(kernel, grid_for(n), kBlock, 0, stream_of(index), n, ptr_of<const int64_t>(index),
-            limit, ptr_of<unsigned long long>(first_bad));
-  unsigned long long pos = none;
-  cuda::copy_device_to_host(&pos, first_bad.raw_data(), sizeof(pos), device_of(index));
-  if (pos == none) return;
-  int64_t bad = 0;
-  cuda::copy_device_to_host(&bad, ptr_of<const int64_t>(index) + pos, sizeof(bad),
-                            device_of(index));
-  fail(str(op, ": index ", bad, " is out of range for dim ", dim, " with size ", limit, " (input ",
-           a.shape_str(), ", index ", index.shape_str(), ")"));
+  defer_range_check(
+      index, limit, std::nullopt,
+      [op, limit, dim, input = a.shape_str(), shape = index.shape_str()](int64_t bad) {
+        return str(op, ": index ", bad, " is out of range for dim ", dim, " with size ", limit,
+                   " (input ", input, ", index ", shape, ")");
+      });
 }
 
 GatherGeom gather_geom(const Shape& index_shape, const Tensor& target, int64_t dim,
@@ -40,6 +33,7 @@ GatherGeom gather_geom(const Shape& index_shape, const Tensor& target, int64_t d
   GatherGeom g{};
   g.ndim = static_cast<int>(index_shape.size());
   g.dim = static_cast<int>(dim);
+  g.limit = target.size(dim);
   Shape strides = contiguous_strides(target.shape());
   for (int d = 0; d < g.ndim; ++d) {
     g.index_sizes[d] = index_shape[d];

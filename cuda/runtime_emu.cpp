@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "cuda/context.h"
+#include "cuda/checks.h"
 #include "cuda/runtime.h"
 
 namespace glassbox::cuda {
@@ -81,8 +82,10 @@ void copy_host_to_device(void* dst, const void* src, size_t bytes, int index) {
 }
 void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
   use_device(index, "to(cpu)");
-  if (bytes) detail::count_host_wait();
-  if (bytes) std::memcpy(dst, src, bytes);
+  if (bytes == 0) return;
+  detail::count_host_wait();
+  std::memcpy(dst, src, bytes);
+  raise_deferred_errors(index);  // the host has "waited": report a failed device-side check
 }
 void copy_device_to_device(void* dst, const void* src, size_t bytes, int index) {
   use_device(index, "copy_");
@@ -91,6 +94,7 @@ void copy_device_to_device(void* dst, const void* src, size_t bytes, int index) 
 void synchronize(int index) {
   use_device(index, "cuda::synchronize");
   detail::count_host_wait();
+  raise_deferred_errors(index);
 }
 
 }  // namespace glassbox::cuda

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "cuda/context.h"
 #include "cuda/launch.h"
+#include "cuda/checks.h"
 #include "cuda/runtime.h"
 
 namespace glassbox::cuda {
@@ -173,14 +174,15 @@ void copy_device_to_host(void* dst, const void* src, size_t bytes, int index) {
   if (bytes > kMaxStaging) {
     GB_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s.stream));
     GB_CUDA_CHECK(cudaStreamSynchronize(s.stream));
-    return;
+  } else {
+    std::lock_guard<std::mutex> lock(s.staging_mutex);
+    void* pinned = staging_buffer(s, bytes);
+    GB_CUDA_CHECK(cudaMemcpyAsync(pinned, src, bytes, cudaMemcpyDeviceToHost, s.stream));
+    GB_CUDA_CHECK(cudaEventRecord(s.staging_free, s.stream));
+    GB_CUDA_CHECK(cudaStreamSynchronize(s.stream));  // waits for every kernel before the copy too
+    std::memcpy(dst, pinned, bytes);
   }
-  std::lock_guard<std::mutex> lock(s.staging_mutex);
-  void* pinned = staging_buffer(s, bytes);
-  GB_CUDA_CHECK(cudaMemcpyAsync(pinned, src, bytes, cudaMemcpyDeviceToHost, s.stream));
-  GB_CUDA_CHECK(cudaEventRecord(s.staging_free, s.stream));
-  GB_CUDA_CHECK(cudaStreamSynchronize(s.stream));  // waits for every kernel before the copy too
-  std::memcpy(dst, pinned, bytes);
+  raise_deferred_errors(index);  // the host has waited: report a failed device-side check
 }
 
 void copy_device_to_device(void* dst, const void* src, size_t bytes, int index) {
@@ -193,6 +195,7 @@ void synchronize(int index) {
   use_device(index, "cuda::synchronize");
   detail::count_host_wait();
   GB_CUDA_CHECK(cudaStreamSynchronize(state(index).stream));
+  raise_deferred_errors(index);
 }
 
 }  // namespace glassbox::cuda

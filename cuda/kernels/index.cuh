@@ -4,28 +4,24 @@
 // atomicAdd because two index entries may name the same destination row; float atomics make
 // the order of those additions (and so the last bits of the sum) vary from run to run.
 //
-// Indices are checked on the device before any of these run (check_index_kernel): the first
-// out-of-range position is recorded with atomicMin, and the host turns it into the same
-// error the CPU backend gives. A kernel cannot throw, and a wild index must never be read.
+// Indices are checked on the device by a deferred check queued before any of these run
+// (cuda/checks.h): the host hears of a bad index at its next wait for the device, as the
+// CPU backend's error. Until then these kernels must not read or write through it: an index
+// outside [0, rows) reads 0 and adds nothing. A kernel cannot throw, and a wild index must
+// never be followed.
 #include <cstdint>
 
 #include "cuda/kernels/strided.cuh"
 
 namespace glassbox::gpu {
 
-__global__ void check_index_kernel(int64_t n, const int64_t* index, int64_t limit,
-                                   unsigned long long* first_bad) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads())
-    if (index[i] < 0 || index[i] >= limit) atomicMin(first_bad, (unsigned long long)i);
-}
-
 // out[o, i, j] = a[o, index[i], j] over [outer, n, inner], contiguous.
 template <class T>
 __global__ void index_select_kernel(int64_t total, int64_t n, int64_t inner, int64_t rows,
                                     const T* a, const int64_t* index, T* out) {
   for (int64_t t = global_thread(); t < total; t += grid_threads()) {
-    const int64_t j = t % inner, i = (t / inner) % n, o = t / (inner * n);
-    out[t] = a[(o * rows + index[i]) * inner + j];
+    const int64_t j = t % inner, i = (t / inner) % n, o = t / (inner * n), r = index[i];
+    out[t] = (r >= 0 && r < rows) ? a[(o * rows + r) * inner + j] : T(0);
   }
 }
 
@@ -34,8 +30,8 @@ template <class T>
 __global__ void index_add_kernel(int64_t total, int64_t n, int64_t inner, int64_t rows, T* dst,
                                  const int64_t* index, const T* src) {
   for (int64_t t = global_thread(); t < total; t += grid_threads()) {
-    const int64_t j = t % inner, i = (t / inner) % n, o = t / (inner * n);
-    atomicAdd(&dst[(o * rows + index[i]) * inner + j], src[t]);
+    const int64_t j = t % inner, i = (t / inner) % n, o = t / (inner * n), r = index[i];
+    if (r >= 0 && r < rows) atomicAdd(&dst[(o * rows + r) * inner + j], src[t]);
   }
 }
 
@@ -43,6 +39,7 @@ __global__ void index_add_kernel(int64_t total, int64_t n, int64_t inner, int64_
 // target (shape `ts`) with coordinate `dim` replaced by index[t].
 struct GatherGeom {
   int ndim, dim;
+  int64_t limit;  // the target's size along dim: an index must be in [0, limit)
   int64_t index_sizes[kMaxDims];
   int64_t target_strides[kMaxDims];
 };
@@ -60,15 +57,19 @@ __device__ __forceinline__ int64_t target_offset(const GatherGeom& g, int64_t t,
 template <class T>
 __global__ void gather_kernel(int64_t total, GatherGeom g, const T* a, const int64_t* index,
                               T* out) {
-  for (int64_t t = global_thread(); t < total; t += grid_threads())
-    out[t] = a[target_offset(g, t, index[t])];
+  for (int64_t t = global_thread(); t < total; t += grid_threads()) {
+    const int64_t ix = index[t];
+    out[t] = (ix >= 0 && ix < g.limit) ? a[target_offset(g, t, ix)] : T(0);
+  }
 }
 
 template <class T>
 __global__ void scatter_add_kernel(int64_t total, GatherGeom g, T* dst, const int64_t* index,
                                    const T* src) {
-  for (int64_t t = global_thread(); t < total; t += grid_threads())
-    atomicAdd(&dst[target_offset(g, t, index[t])], src[t]);
+  for (int64_t t = global_thread(); t < total; t += grid_threads()) {
+    const int64_t ix = index[t];
+    if (ix >= 0 && ix < g.limit) atomicAdd(&dst[target_offset(g, t, ix)], src[t]);
+  }
 }
 
 }  // namespace glassbox::gpu
