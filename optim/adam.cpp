@@ -1,12 +1,7 @@
 #include "optim/adam.h"
 
-#include <algorithm>
-#include <cmath>
-
-#include <Eigen/Core>
-
 #include "core/error.h"
-#include "core/parallel.h"
+#include "core/kernels_optim.h"
 
 namespace glassbox::optim {
 
@@ -23,91 +18,6 @@ const Options& checked(const Options& o, const char* name) {
   GB_CHECK(o.weight_decay() >= 0.0, name, ": invalid weight_decay ", o.weight_decay(),
            " (must be >= 0)");
   return o;
-}
-
-struct StepScalars {
-  double lr, beta1, beta2, eps, weight_decay;
-  bool decoupled;
-  int64_t step;  // already advanced: 1 on the first update
-};
-
-// Per-step constants, rounded to the parameter's type as PyTorch rounds its Python scalars.
-template <class T>
-struct AdamConsts {
-  T b1, b2, one_minus_b1, one_minus_b2, eps, wd, shrink, neg_step_size, bc2_sqrt;
-};
-
-// Elements [begin, end) of one parameter. Each line is one of PyTorch's tensor ops, in its
-// order. The square roots go through Eigen in chunks: std::sqrt may set errno, which keeps
-// the compiler from vectorizing a loop that calls it.
-template <class T, bool kL2, bool kDecoupled, bool kAmsgrad>
-void adam_range(T* p, const T* g, T* m, T* v, T* vmax, int64_t begin, int64_t end,
-                const AdamConsts<T>& c) {
-  constexpr int64_t kChunk = 256;
-  alignas(64) T root[kChunk];
-  for (int64_t b = begin; b < end; b += kChunk) {
-    const int64_t len = std::min(kChunk, end - b);
-    T *pc = p + b, *mc = m + b, *vc = v + b;
-    const T* gc = g + b;
-    for (int64_t i = 0; i < len; ++i) {
-      T d = gc[i];
-      if constexpr (kL2) d = d + c.wd * pc[i];             // grad.add(param, alpha=wd)
-      const T mi = mc[i] * c.b1 + c.one_minus_b1 * d;      // exp_avg.mul_(b1).add_(g, 1-b1)
-      const T vi = vc[i] * c.b2 + c.one_minus_b2 * d * d;  // exp_avg_sq.mul_(b2).addcmul_
-      mc[i] = mi;
-      vc[i] = vi;
-      if constexpr (kAmsgrad) {
-        const T old = vmax[b + i];
-        const T mx = (old >= vi || old != old) ? old : vi;  // torch.maximum: NaN wins
-        vmax[b + i] = mx;
-        root[i] = mx;
-      } else {
-        root[i] = vi;
-      }
-    }
-    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> r(root, len);
-    r = r.sqrt();
-    for (int64_t i = 0; i < len; ++i) {
-      T pi = pc[i];
-      if constexpr (kDecoupled) pi = pi * c.shrink;  // param.mul_(1 - lr*wd)
-      const T denom = root[i] / c.bc2_sqrt + c.eps;  // sqrt(v) / sqrt(bc2) + eps
-      pc[i] = pi + c.neg_step_size * mc[i] / denom;  // param.addcdiv_(m, denom, -step)
-    }
-  }
-}
-
-template <class T, bool kL2, bool kDecoupled>
-void adam_dispatch_amsgrad(T* p, const T* g, T* m, T* v, T* vmax, int64_t n,
-                           const AdamConsts<T>& c) {
-  parallel_for(n, 24, [&](int64_t begin, int64_t end) {
-    if (vmax)
-      adam_range<T, kL2, kDecoupled, true>(p, g, m, v, vmax, begin, end, c);
-    else
-      adam_range<T, kL2, kDecoupled, false>(p, g, m, v, vmax, begin, end, c);
-  });
-}
-
-// One parameter's update over n contiguous elements; vmax is null without amsgrad.
-template <class T>
-void adam_kernel(T* p, const T* g, T* m, T* v, T* vmax, int64_t n, const StepScalars& s) {
-  const double bias_correction1 = 1.0 - std::pow(s.beta1, double(s.step));
-  const double bias_correction2 = 1.0 - std::pow(s.beta2, double(s.step));
-  const AdamConsts<T> c{T(s.beta1),
-                        T(s.beta2),
-                        T(1.0 - s.beta1),
-                        T(1.0 - s.beta2),
-                        T(s.eps),
-                        T(s.weight_decay),
-                        T(1.0 - s.lr * s.weight_decay),
-                        T(-(s.lr / bias_correction1)),
-                        T(std::sqrt(bias_correction2))};
-  // PyTorch skips the weight-decay op when weight_decay is 0, so must we (0 * inf is NaN)
-  if (s.weight_decay == 0.0)
-    adam_dispatch_amsgrad<T, false, false>(p, g, m, v, vmax, n, c);
-  else if (s.decoupled)
-    adam_dispatch_amsgrad<T, false, true>(p, g, m, v, vmax, n, c);
-  else
-    adam_dispatch_amsgrad<T, true, false>(p, g, m, v, vmax, n, c);
 }
 }  // namespace
 
@@ -156,23 +66,22 @@ void AdamBase::adam_step() {
     Tensor g = contiguous_grad(i);
     if (!g.defined()) continue;
     ParamState& st = mutable_state(i);
-    if (!st.initialized()) {
-      const Tensor& p = params()[i];
-      st.buffers["exp_avg"] = zeros_like(p);
-      st.buffers["exp_avg_sq"] = zeros_like(p);
-      if (h.amsgrad) st.buffers["max_exp_avg_sq"] = zeros_like(p);
+    const Tensor& p = params()[i];
+    // new buffers and the advanced step count join the state once the update has succeeded
+    const bool fresh = !st.initialized();
+    auto buffer = [&](const char* key) { return fresh ? zeros_like(p) : st.buffers.at(key); };
+    Tensor m = buffer("exp_avg"), v = buffer("exp_avg_sq");
+    Tensor vmax = h.amsgrad ? buffer("max_exp_avg_sq") : Tensor();
+    const kernels::AdamStep s{lr(),           h.beta1,     h.beta2,    h.eps,
+                              h.weight_decay, h.decoupled, st.step + 1};
+    update_in_place(
+        i, [&](const Tensor& w) { kernels::adam_step(w, g, m, v, vmax, s, name().c_str()); });
+    st.step = s.step;
+    if (fresh) {
+      st.buffers["exp_avg"] = m;
+      st.buffers["exp_avg_sq"] = v;
+      if (vmax.defined()) st.buffers["max_exp_avg_sq"] = vmax;
     }
-    st.step += 1;
-    const StepScalars s{lr(), h.beta1, h.beta2, h.eps, h.weight_decay, h.decoupled, st.step};
-    Tensor m = st.buffers.at("exp_avg"), v = st.buffers.at("exp_avg_sq");
-    Tensor vmax = h.amsgrad ? st.buffers.at("max_exp_avg_sq") : Tensor();
-    update_in_place(i, [&](const Tensor& p) {
-      GB_DISPATCH_FLOAT(p.dtype(), name(), [&] {
-        adam_kernel<scalar_t>(p.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
-                              m.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(),
-                              vmax.defined() ? vmax.data_ptr<scalar_t>() : nullptr, p.numel(), s);
-      });
-    });
   }
 }
 

@@ -53,8 +53,6 @@ Tensor Optimizer::contiguous_grad(size_t index) const {
   const Tensor& p = params_[index];
   Tensor g = p.grad();
   if (!g.defined()) return g;
-  GB_CHECK(p.device().is_cpu(), name_, ": parameter ", index, " is on ", p.device().str(),
-           "; the optimizers update CPU parameters only");
   GB_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device(), name_,
            ": the gradient of parameter ", index, " is ", dtype_name(g.dtype()), " ", g.shape_str(),
            " on ", g.device().str(), " but the parameter is ", dtype_name(p.dtype()), " ",

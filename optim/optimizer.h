@@ -3,7 +3,8 @@
 // learning rate and the per-parameter state (momentum buffers, moment estimates, step
 // counts), which it can export and re-import as named tensors, and its settings (lr and
 // hyper-parameters), which it can export and re-import by name, for checkpoints
-// (nn/checkpoint.h).
+// (nn/checkpoint.h). Parameters may live on the CPU or a CUDA device; each is updated where it
+// lives, by one fused pass over it and its state (core/kernels_optim.h).
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -28,7 +29,8 @@
 namespace glassbox::optim {
 
 // One parameter's state. It is created by the first step() that finds the parameter's
-// gradient defined, like PyTorch's lazily filled optimizer.state[p].
+// gradient defined, like PyTorch's lazily filled optimizer.state[p]; its buffers live on the
+// parameter's device.
 struct ParamState {
   int64_t step = 0;                       // step() calls that updated this parameter
   std::map<std::string, Tensor> buffers;  // "momentum_buffer", "exp_avg", ... (param's shape)
@@ -71,7 +73,9 @@ class Optimizer {
 
   // The per-parameter state as named tensors: "<index>.<key>", e.g. "0.exp_avg",
   // "0.exp_avg_sq", "0.step" (a 0-d int64 tensor), "3.momentum_buffer". Parameters without
-  // state yet are absent. The tensors are copies, so later steps do not change them.
+  // state yet are absent. The tensors are copies, so later steps do not change them; buffers
+  // stay on the parameter's device ("step" is a CPU tensor), and nn/checkpoint.cpp copies
+  // them to the host to save them.
   std::map<std::string, Tensor> state_dict_tensors() const;
   // Replaces the whole state with `tensors` (as produced by state_dict_tensors, possibly
   // after a safetensors round trip). Every parameter index present must carry exactly this
@@ -121,9 +125,9 @@ class Optimizer {
   // The gradient of parameter `index` as a contiguous tensor, or undefined when it has none;
   // checks its shape, dtype and device against the parameter.
   Tensor contiguous_grad(size_t index) const;
-  // Runs `update` on a contiguous CPU tensor holding the parameter's elements in row-major
-  // order and makes the result the parameter's value: in place when the parameter is
-  // contiguous, through a copy otherwise. Bumps the parameter's storage version, as every
+  // Runs `update` on a contiguous tensor on the parameter's device holding its elements in
+  // row-major order and makes the result the parameter's value: in place when the parameter
+  // is contiguous, through a copy otherwise. Bumps the parameter's storage version, as every
   // in-place write does, so a graph that saved the old value refuses to run backward.
   void update_in_place(size_t index, const std::function<void(const Tensor&)>& update) const;
 

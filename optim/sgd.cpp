@@ -1,7 +1,7 @@
 #include "optim/sgd.h"
 
 #include "core/error.h"
-#include "core/parallel.h"
+#include "core/kernels_optim.h"
 
 namespace glassbox::optim {
 
@@ -25,25 +25,6 @@ SGDOptions from_settings(const Optimizer::Settings& s) {
       .dampening(s.at("dampening"))
       .weight_decay(s.at("weight_decay"))
       .nesterov(s.at("nesterov") != 0.0);
-}
-
-// One parameter's update over n contiguous elements; buf is null without momentum.
-template <class T>
-void sgd_kernel(T* p, const T* g, T* buf, int64_t n, bool first, double lr, double weight_decay,
-                double momentum, double dampening, bool nesterov) {
-  const T wd = T(weight_decay), mom = T(momentum), keep = T(1.0 - dampening), neg_lr = T(-lr);
-  const bool decay = weight_decay != 0.0;
-  parallel_for(n, 8, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      T d = g[i];
-      if (decay) d = d + wd * p[i];
-      if (buf) {
-        buf[i] = first ? d : buf[i] * mom + keep * d;
-        d = nesterov ? d + mom * buf[i] : buf[i];
-      }
-      p[i] = p[i] + neg_lr * d;
-    }
-  });
 }
 }  // namespace
 
@@ -89,16 +70,13 @@ void SGD::step() {
       auto& buffers = mutable_state(i).buffers;
       auto it = buffers.find("momentum_buffer");
       first = it == buffers.end();
-      // the first step writes every element of a new buffer: buf = d
-      buf = first ? (buffers["momentum_buffer"] = empty_like(params()[i])) : it->second;
+      // a new buffer joins the state once the step that fills it (buf = d) has succeeded
+      buf = first ? zeros_like(params()[i]) : it->second;
     }
-    update_in_place(i, [&](const Tensor& p) {
-      GB_DISPATCH_FLOAT(p.dtype(), "SGD", [&] {
-        sgd_kernel<scalar_t>(p.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
-                             buf.defined() ? buf.data_ptr<scalar_t>() : nullptr, p.numel(), first,
-                             lr(), o.weight_decay(), o.momentum(), o.dampening(), o.nesterov());
-      });
-    });
+    const kernels::SgdStep s{lr(),         o.momentum(), o.dampening(), o.weight_decay(),
+                             o.nesterov(), first};
+    update_in_place(i, [&](const Tensor& p) { kernels::sgd_step(p, g, buf, s, name().c_str()); });
+    if (first) mutable_state(i).buffers["momentum_buffer"] = buf;
   }
 }
 
