@@ -24,6 +24,8 @@
 // has no shiftgemm there; the step case also reports how many device allocations and host
 // waits (cuda::host_waits) a warm step makes, both 0 when nothing on the hot path allocates
 // or synchronises; the memory case reports the allocator's peak device bytes of one epoch.
+// Configured with -DGLASSBOX_CUDNN=ON (real CUDA builds), the conv case also times cuDNN on
+// the same tensors (conv_forward_cudnn, conv_forward_backward_cudnn): the yardstick.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +46,9 @@
 #include "datasets/mnist.h"
 #include "glassbox.h"
 #include "net.h"
+#if defined(GLASSBOX_BENCH_CUDNN)
+#include "cudnn_conv.h"
+#endif
 
 using namespace glassbox;
 namespace F = glassbox::nn::functional;
@@ -128,6 +133,23 @@ void bench_conv() {
     });
     report("conv_forward_backward_" + name, ms_field(bwd));
   }
+#if defined(GLASSBOX_BENCH_CUDNN)
+  if (g_device.is_cuda()) {  // the yardstick: cuDNN on the same tensors and stream
+    bench::CudnnConv cudnn(x, weight);
+    const double fwd = median_ms([&] { cudnn.forward(); });
+    const double diff = max(abs(cudnn.forward() - F::conv2d(x, weight))).item();
+    std::ostringstream f;
+    f << ms_field(fwd) << ",\"gflop_per_s\":" << flop / (fwd * 1e6)
+      << ",\"max_abs_diff_vs_glassbox\":" << diff << ",\"cudnn_algorithms\":\""
+      << cudnn.algorithms() << "\"";
+    report("conv_forward_cudnn", f.str());
+    const double bwd = median_ms([&] {
+      cudnn.forward();
+      cudnn.backward(dy);
+    });
+    report("conv_forward_backward_cudnn", ms_field(bwd));
+  }
+#endif
 }
 
 // ---------------------------------------------------------------- the CNN
