@@ -1,6 +1,7 @@
 // Tensor factories: allocation, constant fills, ranges, random draws and copies from host
-// data. Random tensors are drawn on the host from a seeded Generator, so a seed gives the
-// same numbers on every backend.
+// data. Random tensors are drawn on their own device from the Philox blocks a seeded
+// Generator reserves (core/philox.h), so a seed gives the same numbers on every backend with
+// no host draw and no upload.
 #include <cmath>
 #include <cstring>
 
@@ -64,37 +65,33 @@ Tensor arange(double start, double end, double step, TensorOptions opts) {
 }
 Tensor arange(int64_t end, TensorOptions opts) { return arange(0.0, double(end), 1.0, opts); }
 
-// Draws on the host with `draw`, then moves to the requested device.
-template <class Draw>
-static Tensor random_tensor(const Shape& shape, TensorOptions opts, Generator* gen, Draw draw,
-                            const char* op) {
-  GB_CHECK(is_floating(opts.dtype), op, ": needs a floating dtype, got ", dtype_name(opts.dtype));
+// The kernel checks `out`; the generator moves on only once the fill has been queued, so a
+// refused fill leaves its stream where it was.
+void random_fill_(const Tensor& out, const RandomDist& dist, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
-  Tensor host = empty(shape, dtype(opts.dtype));
-  GB_DISPATCH_FLOAT(opts.dtype, op, [&] {
-    scalar_t* p = host.data_ptr<scalar_t>();
-    for (int64_t i = 0; i < host.numel(); ++i) p[i] = static_cast<scalar_t>(draw(g));
-  });
-  Tensor out = host.to(opts.device);
+  kernels::random_fill(out, dist, g.seed(), g.offset());
+  (void)g.reserve(philox::blocks_for(out.numel(), 16 / static_cast<int>(dtype_size(out.dtype()))));
+}
+
+static Tensor random_tensor(const Shape& shape, TensorOptions opts, Generator* gen,
+                            const RandomDist& dist, const char* op) {
+  GB_CHECK(is_floating(opts.dtype), op, ": needs a floating dtype, got ", dtype_name(opts.dtype));
+  Tensor out = empty(shape, TensorOptions(opts).set_requires_grad(false));
+  random_fill_(out, dist, gen);
   if (opts.requires_grad) out.requires_grad_(true);
   return out;
 }
 
+// float32 draws have 24 random bits and float64 draws 53: neither can round up to 1.
 Tensor rand(const Shape& shape, TensorOptions opts, Generator* gen) {
-  if (opts.dtype == kFloat32)  // 24-bit draws can never round up to 1.0f
-    return random_tensor(
-        shape, opts, gen, [](Generator& g) { return g.uniform_float(); }, "rand");
-  return random_tensor(
-      shape, opts, gen, [](Generator& g) { return g.uniform(); }, "rand");
+  return random_tensor(shape, opts, gen, RandomDist::uniform(0.0, 1.0), "rand");
 }
 Tensor randn(const Shape& shape, TensorOptions opts, Generator* gen) {
-  return random_tensor(
-      shape, opts, gen, [](Generator& g) { return g.normal(); }, "randn");
+  return random_tensor(shape, opts, gen, RandomDist::normal(0.0, 1.0), "randn");
 }
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions opts, Generator* gen) {
   GB_CHECK(lo <= hi, "uniform: low ", lo, " is above high ", hi);
-  return random_tensor(
-      shape, opts, gen, [lo, hi](Generator& g) { return lo + (hi - lo) * g.uniform(); }, "uniform");
+  return random_tensor(shape, opts, gen, RandomDist::uniform(lo, hi), "uniform");
 }
 
 Tensor from_blob(const void* data, const Shape& shape, DType dt) {

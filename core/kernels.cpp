@@ -144,5 +144,12 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
 void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
   GB_ROUTE(common_device("scatter_add_", {&dst, &index, &src}), scatter_add_(dst, dim, index, src));
 }
+void random_fill(const Tensor& out, const RandomDist& dist, uint64_t seed, uint64_t base_offset) {
+  GB_CHECK(is_floating(out.dtype()), "random_fill: needs a floating dtype, got ",
+           dtype_name(out.dtype()), " (shape ", out.shape_str(), ")");
+  GB_CHECK(out.is_contiguous(), "random_fill: the output ", out.shape_str(),
+           " must be contiguous (element i takes the bits of counter i)");
+  GB_ROUTE(common_device("random_fill", {&out}), random_fill(out, dist, seed, base_offset));
+}
 
 }  // namespace glassbox::kernels

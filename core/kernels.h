@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/philox.h"
 #include "core/tensor.h"
 
 namespace glassbox::kernels {
@@ -48,5 +49,9 @@ void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tenso
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
 // dst.scatter_add_(dim, index, src): dst[.., index[..], ..] += src[..]
 void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+// out (contiguous, float32 or float64) = draws of `dist` from Philox blocks base_offset.. of the
+// stream keyed by `seed`, element i from block base_offset + i / (16 / element size)
+// (core/philox.h); the same bits on every device. Generator::reserve hands out base_offset.
+void random_fill(const Tensor& out, const RandomDist& dist, uint64_t seed, uint64_t base_offset);
 
 }  // namespace glassbox::kernels

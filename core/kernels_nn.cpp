@@ -5,6 +5,7 @@
 
 #include "core/cpu/nn_kernels.h"
 #if defined(GLASSBOX_WITH_CUDA)
+#include "cuda/checks.h"
 #include "cuda/gpu_nn_kernels.h"
 #define GB_ROUTE(device, call) ((device).is_cuda() ? gpu::call : cpu::call)
 #else
@@ -31,10 +32,14 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> ts) {
 std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2d& p) {
   return GB_ROUTE(common_device("max_pool2d", {&input}), max_pool2d(input, p));
 }
-Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
-                           const Shape& input_shape) {
+Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Shape& input_shape,
+                           const Pool2d& p) {
   const Device d = common_device("max_pool2d backward", {&grad_out, &indices});
-  return GB_ROUTE(d, max_pool2d_backward(grad_out, indices, input_shape));
+#if defined(GLASSBOX_WITH_CUDA)
+  // the GPU gathers over the windows that cover each input element, so it needs them
+  if (d.is_cuda()) return gpu::max_pool2d_backward(grad_out, indices, input_shape, p);
+#endif
+  return cpu::max_pool2d_backward(grad_out, indices, input_shape);
 }
 Tensor avg_pool2d(const Tensor& input, const Pool2d& p) {
   return GB_ROUTE(common_device("avg_pool2d", {&input}), avg_pool2d(input, p));
@@ -54,8 +59,8 @@ Tensor softmax_backward(const Tensor& grad_out, const Tensor& out, int64_t dim, 
   return GB_ROUTE(d, softmax_backward(grad_out, out, dim, log));
 }
 
-std::pair<Tensor, int64_t> nll_loss(const Tensor& log_probs, const Tensor& target,
-                                    int64_t ignore_index) {
+std::pair<Tensor, Tensor> nll_loss(const Tensor& log_probs, const Tensor& target,
+                                   int64_t ignore_index) {
   const Device d = common_device("nll_loss", {&log_probs, &target});
   return GB_ROUTE(d, nll_loss(log_probs, target, ignore_index));
 }
@@ -64,10 +69,16 @@ Tensor nll_loss_backward(const Tensor& grad, const Tensor& target, int64_t num_c
   const Device d = common_device("nll_loss backward", {&grad, &target});
   return GB_ROUTE(d, nll_loss_backward(grad, target, num_classes, ignore_index));
 }
-std::pair<bool, int64_t> nll_find_bad_target(const Tensor& target, int64_t num_classes,
-                                             int64_t ignore_index) {
-  return GB_ROUTE(common_device("nll_loss", {&target}),
-                  nll_find_bad_target(target, num_classes, ignore_index));
+void nll_check_targets(const Tensor& target, int64_t num_classes, int64_t ignore_index,
+                       const std::function<std::string(int64_t)>& describe) {
+  const Device d = common_device("nll_loss", {&target});
+#if defined(GLASSBOX_WITH_CUDA)
+  if (d.is_cuda())
+    return gpu::defer_range_check(target.contiguous(), num_classes, ignore_index, describe);
+#endif
+  (void)d;
+  const auto [bad, value] = cpu::nll_find_bad_target(target, num_classes, ignore_index);
+  if (bad) fail(describe(value));
 }
 
 std::pair<Tensor, Tensor> batch_norm_stats(const Tensor& input) {

@@ -5,6 +5,8 @@
 // device: CPU bodies in core/cpu/nn_*.cpp, CUDA bodies in cuda/nn_*.cu.
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <tuple>
 #include <utility>
 
@@ -26,7 +28,8 @@ struct Pool2d {
 // plane, the first maximum on ties; -1 when a window holds no element of the input).
 std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2d& p);
 // grad_out [P, oH, oW] (any strides) -> grad_in [P, H, W]: each gradient goes to its argmax.
-Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Shape& input_shape);
+Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Shape& input_shape,
+                           const Pool2d& p);
 Tensor avg_pool2d(const Tensor& input, const Pool2d& p);
 Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, const Pool2d& p);
 
@@ -37,15 +40,19 @@ Tensor softmax_backward(const Tensor& grad_out, const Tensor& out, int64_t dim, 
 
 // log_probs [N, C, S] (any strides), target int64 [N, S]. Returns the per-element loss
 // -log_probs[n, target, s] ([N, S], 0 where target == ignore_index) and the number of
-// targets that are not ignored. The caller has checked the target range.
-std::pair<Tensor, int64_t> nll_loss(const Tensor& log_probs, const Tensor& target,
-                                    int64_t ignore_index);
+// targets that are not ignored, as an int64 0-d tensor on the same device (the mean's
+// divisor: on a GPU it never comes back to the host). Targets are checked by the caller
+// (nll_check_targets); a bad one that slips through reads nothing and is not counted.
+std::pair<Tensor, Tensor> nll_loss(const Tensor& log_probs, const Tensor& target,
+                                   int64_t ignore_index);
 // grad [N, S] -> grad_in [N, C, S] with -grad at each target (0 where ignored).
 Tensor nll_loss_backward(const Tensor& grad, const Tensor& target, int64_t num_classes,
                          int64_t ignore_index);
-// The first target value outside [0, C) that is not ignore_index, if any: {found, value}.
-std::pair<bool, int64_t> nll_find_bad_target(const Tensor& target, int64_t num_classes,
-                                             int64_t ignore_index);
+// Every target must be in [0, C) or equal ignore_index; the first that is not raises
+// describe(value). On the CPU now; on a GPU as a deferred check (cuda/checks.h), raised at
+// the host's next wait for the device, so a training step does not stop for it.
+void nll_check_targets(const Tensor& target, int64_t num_classes, int64_t ignore_index,
+                       const std::function<std::string(int64_t)>& describe);
 
 // Batch norm over input [N, C, S]. Per-channel batch mean and biased variance (float64 math,
 // returned in the input's dtype).

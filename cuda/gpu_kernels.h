@@ -28,5 +28,6 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
 void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
 void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+void random_fill(const Tensor& out, const RandomDist& dist, uint64_t seed, uint64_t base_offset);
 
 }  // namespace glassbox::gpu

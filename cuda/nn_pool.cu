@@ -50,21 +50,6 @@ Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const 
   return gi;
 }
 
-Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
-                           const Shape& input_shape) {
-  Tensor g = grad_out.contiguous(), ix = indices.contiguous();
-  Tensor gi = zeros(input_shape, TensorOptions().set_dtype(g.dtype()).set_device(g.device()));
-  const int64_t total = g.numel();
-  if (total == 0 || gi.numel() == 0) return gi;
-  GB_DISPATCH_FLOAT(g.dtype(), "max_pool2d backward", [&] {
-    auto kernel = &max_pool2d_scatter_kernel<scalar_t>;
-    GB_LAUNCH(kernel, grid_for(total), kBlock, 0, stream_of(g), total, g.size(1) * g.size(2),
-              input_shape[1] * input_shape[2], ptr_of<const scalar_t>(g), ptr_of<const int64_t>(ix),
-              ptr_of<scalar_t>(gi));
-  });
-  return gi;
-}
-
 Tensor avg_pool2d(const Tensor& input, const Pool2d& p) {
   Tensor in = input.contiguous();
   const PoolGeom g = geom_of(in.shape(), p.out[0], p.out[1], p);

@@ -64,25 +64,6 @@ std::string format_double(double v) {
   return text;
 }
 
-std::string format_hex64(uint64_t v) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out = "0x";
-  for (int shift = 60; shift >= 0; shift -= 4) out += digits[(v >> shift) & 0xf];
-  return out;
-}
-
-uint64_t double_bits(double v) {
-  uint64_t bits = 0;
-  std::memcpy(&bits, &v, sizeof bits);
-  return bits;
-}
-
-double bits_double(uint64_t bits) {
-  double v = 0;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
-
 // Reads `meta[key]` strictly; errors name the key and quote the text.
 class MetaReader {
  public:
@@ -110,30 +91,6 @@ class MetaReader {
     GB_CHECK(magnitude <= (negative ? uint64_t(1) << 63 : (uint64_t(1) << 63) - 1), "metadata '",
              key, "' is out of the range of int64: '", t, "'");
     return negative ? int64_t(0 - magnitude) : int64_t(magnitude);
-  }
-
-  // "0x" and 1 to 16 hex digits.
-  uint64_t hex(const std::string& key) const {
-    const std::string& t = text(key);
-    const bool ok = t.size() > 2 && t.size() <= 18 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X');
-    uint64_t v = 0;
-    for (size_t i = 2; ok && i < t.size(); ++i) {
-      const char c = t[i];
-      int d = -1;
-      if (c >= '0' && c <= '9') d = c - '0';
-      if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-      GB_CHECK(d >= 0, "metadata '", key, "' is not a 0x-prefixed hex number: '", t, "'");
-      v = (v << 4) | uint64_t(d);
-    }
-    GB_CHECK(ok, "metadata '", key, "' is not a 0x-prefixed 64-bit hex number: '", t, "'");
-    return v;
-  }
-
-  bool flag(const std::string& key) const {
-    const std::string& t = text(key);
-    GB_CHECK(t == "0" || t == "1", "metadata '", key, "' must be 0 or 1, got '", t, "'");
-    return t == "1";
   }
 
  private:
@@ -209,18 +166,26 @@ TrainingState parse_training_state(const Metadata& meta) {
   st.epoch = read.signed_int("epoch");
   st.step = read.signed_int("step");
   st.data_seed = read.unsigned_int("data_seed");
-  for (int i = 0; i < 4; ++i) st.rng.s[i] = read.hex(str("rng.s", i));
+  // Earlier builds saved a xoshiro256** state (rng.s0..rng.s3, rng.has_spare, rng.spare); no
+  // offset of the Philox stream continues it, so resuming would silently change every later
+  // dropout mask. Refuse it rather than guess.
+  static const char* const xoshiro[] = {"rng.s0", "rng.s1",        "rng.s2",
+                                        "rng.s3", "rng.has_spare", "rng.spare"};
+  for (const char* key : xoshiro)
+    GB_CHECK(!meta.count(key),
+             "this checkpoint predates the counter-based (Philox) generator: it holds the "
+             "xoshiro256** generator state of an earlier glassbox (metadata '",
+             key,
+             "'), which this build cannot continue, so a resumed run would not reproduce its "
+             "dropout masks; resume it with the build that wrote it, or start a new run");
   st.rng.seed = read.unsigned_int("rng.seed");
-  st.rng.has_spare = read.flag("rng.has_spare");
-  st.rng.spare = bits_double(read.hex("rng.spare"));
-  static const char* const known[] = {"rng.s0",   "rng.s1",        "rng.s2",   "rng.s3",
-                                      "rng.seed", "rng.has_spare", "rng.spare"};
+  st.rng.offset = read.unsigned_int("rng.offset");
+  static const char* const known[] = {"rng.seed", "rng.offset"};
   for (const auto& [key, value] : meta) {
     if (starts_with(key, kExtra)) st.extra[key.substr(kExtra.size())] = value;
     if (starts_with(key, kRng))
       GB_CHECK(std::find(std::begin(known), std::end(known), key) != std::end(known),
-               "unknown metadata key '", key,
-               "' (the generator state is rng.s0..rng.s3, rng.seed, rng.has_spare, rng.spare)");
+               "unknown metadata key '", key, "' (the generator state is rng.seed, rng.offset)");
   }
   return st;
 }
@@ -312,10 +277,8 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
   meta["epoch"] = std::to_string(state.epoch);
   meta["step"] = std::to_string(state.step);
   meta["data_seed"] = std::to_string(state.data_seed);
-  for (int i = 0; i < 4; ++i) meta[str("rng.s", i)] = format_hex64(state.rng.s[i]);
   meta["rng.seed"] = std::to_string(state.rng.seed);
-  meta["rng.has_spare"] = state.rng.has_spare ? "1" : "0";
-  meta["rng.spare"] = format_hex64(double_bits(state.rng.spare));
+  meta["rng.offset"] = std::to_string(state.rng.offset);
   for (const auto& [key, value] : state.extra) meta[kExtra + key] = value;
   save_safetensors(path, tensors, meta);
 }

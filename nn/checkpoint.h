@@ -30,10 +30,10 @@ struct TrainingState {
 // Tensors are stored as "model.<name>" (module.state_dict(), CPU copies) and
 // "optimizer.<index>.<key>" (Optimizer::state_dict_tensors()); everything else in the
 // metadata, as exact text: "glassbox.checkpoint" = "1", "epoch", "step", "data_seed"
-// (decimal), "rng.s0".."rng.s3" (0x + 16 hex digits), "rng.seed", "rng.has_spare" (0/1),
-// "rng.spare" (the double's bit pattern in hex), "extra.<key>" per extra entry, and the
-// optimizer's metadata (see optimizer_state_tensors). The optimizer's type must match on
-// load ("Adam" state does not load into SGD); its settings (lr, betas, ...) come back too.
+// (decimal), "rng.seed" and "rng.offset" (decimal: the counter-based generator's whole state),
+// "extra.<key>" per extra entry, and the optimizer's metadata (see optimizer_state_tensors). The
+// optimizer's type must match on load ("Adam" state does not load into SGD); its settings (lr,
+// betas, ...) come back too.
 void save_checkpoint(const std::string& path, const nn::Module& model,
                      const optim::Optimizer& optimizer, const TrainingState& state);
 // Loads strictly into `model` and `optimizer` and returns the training state. Everything is
@@ -41,7 +41,9 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
 // key), the model (one error lists every missing and unexpected name and every shape that
 // differs) and the optimizer (type, parameter count, settings, per-parameter state); on
 // error neither is changed. A file without "glassbox.checkpoint" (plain weights) is refused
-// with a pointer to nn::load. Metadata keys outside the ones above are ignored. Does not
+// with a pointer to nn::load; a checkpoint with the xoshiro256** state earlier builds wrote
+// ("rng.s0".."rng.s3") is refused too: it predates the counter-based generator, and its
+// dropout stream cannot be continued. Metadata keys outside the ones above are ignored. Does not
 // touch the default generator: the caller restores it with
 // default_generator().set_state(state.rng) when it resumes.
 TrainingState load_checkpoint(const std::string& path, nn::Module& model,

@@ -123,7 +123,7 @@ Tensor max_pool2d(const Tensor& input, std::array<int64_t, 2> kernel, std::array
            [indices = indices, pl, p, shape = input.shape()](const Tensor& g) {
              Tensor g3 = g.reshape({pl.P, p.out[0], p.out[1]});
              return std::vector<Tensor>{
-                 kernels::max_pool2d_backward(g3, indices, {pl.P, pl.H, pl.W}).view(shape)};
+                 kernels::max_pool2d_backward(g3, indices, {pl.P, pl.H, pl.W}, p).view(shape)};
            });
   }
   return out;
@@ -153,11 +153,12 @@ Tensor dropout(const Tensor& input, double p, bool training, Generator* gen) {
            " (input ", input.shape_str(), ")");
   if (!training || p == 0.0) return input;
   if (p == 1.0) return input * 0.0;  // every element dropped; the gradient is zero too
-  // keep each element with probability 1 - p, and scale the survivors by 1 / (1 - p)
-  const auto opts = TensorOptions().set_dtype(input.dtype()).set_device(input.device());
-  Tensor keep = lt(rand(input.shape(), opts, gen), full({}, 1.0 - p, opts)).to(input.dtype());
+  // keep each element with probability 1 - p (u < 1 - p for a uniform u of the input's
+  // dtype) and scale the survivors by 1 / (1 - p): the mask in one kernel on the input's
+  // device, from the generator's next blocks, so a seed gives the same mask on every device
   Tensor mask =
-      kernels::binary(kernels::Binary::Mul, keep, full({}, 1.0 / (1.0 - p), opts), "dropout");
+      empty(input.shape(), TensorOptions().set_dtype(input.dtype()).set_device(input.device()));
+  random_fill_(mask, RandomDist::keep_mask(1.0 - p, 1.0 / (1.0 - p)), gen);
   Tensor out = kernels::binary(kernels::Binary::Mul, input, mask, "dropout");
   if (needs_grad({input}))
     record("DropoutBackward", out, {input}, [mask](const Tensor& g) {
@@ -198,6 +199,12 @@ static Tensor reduce_loss(const Tensor& loss, Reduction reduction, double count)
   }
   return loss;
 }
+// The same with the divisor where the loss is: a GPU's count never comes to the host.
+static Tensor reduce_loss(const Tensor& loss, Reduction reduction, const Tensor& count) {
+  if (reduction != Reduction::Mean) return reduce_loss(loss, reduction, 1.0);
+  if (count.device().is_cpu()) return sum(loss) / count.item();
+  return sum(loss) / count.to(loss.dtype());
+}
 
 static Tensor nll(const char* op, const Tensor& log_probs, const Tensor& target,
                   Reduction reduction, int64_t ignore_index) {
@@ -220,10 +227,13 @@ static Tensor nll(const char* op, const Tensor& log_probs, const Tensor& target,
   int64_t S = 1;  // the trailing dims d1, d2, ...
   for (int64_t d = 2; d < log_probs.dim(); ++d) S *= log_probs.size(d);
   Tensor t2 = target.reshape({N, S});
-  auto [bad, value] = kernels::nll_find_bad_target(t2, C, ignore_index);
-  GB_CHECK(!bad, op, ": target value ", value, " is out of range for ", C,
-           " classes (expected 0 to ", C - 1, ", or ignore_index ", ignore_index, "; input ",
-           log_probs.shape_str(), ", target ", target.shape_str(), ")");
+  kernels::nll_check_targets(t2, C, ignore_index,
+                             [op, C, ignore_index, input = log_probs.shape_str(),
+                              shape = target.shape_str()](int64_t value) {
+                               return str(op, ": target value ", value, " is out of range for ", C,
+                                          " classes (expected 0 to ", C - 1, ", or ignore_index ",
+                                          ignore_index, "; input ", input, ", target ", shape, ")");
+                             });
   auto [loss2, count] = kernels::nll_loss(log_probs.detach().reshape({N, C, S}), t2, ignore_index);
   Tensor loss = loss2.view(expected);
   if (needs_grad({log_probs}))
@@ -232,7 +242,7 @@ static Tensor nll(const char* op, const Tensor& log_probs, const Tensor& target,
              return std::vector<Tensor>{
                  kernels::nll_loss_backward(g.reshape({N, S}), t2, C, ignore_index).view(shape)};
            });
-  return reduce_loss(loss, reduction, double(count));
+  return reduce_loss(loss, reduction, count);
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction,

@@ -34,5 +34,8 @@ void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tenso
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
 // dst.scatter_add_(dim, index, src): dst[.., index[..], ..] += src[..]
 void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+// out = draws of `dist` from Philox blocks base_offset.. (core/philox.h); out is contiguous
+// and floating (checked by the dispatch layer).
+void random_fill(const Tensor& out, const RandomDist& dist, uint64_t seed, uint64_t base_offset);
 
 }  // namespace glassbox::cpu

@@ -13,10 +13,11 @@ Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, con
 Tensor softmax(const Tensor& input, int64_t dim, bool log);
 Tensor softmax_backward(const Tensor& grad_out, const Tensor& out, int64_t dim, bool log);
 
-std::pair<Tensor, int64_t> nll_loss(const Tensor& log_probs, const Tensor& target,
-                                    int64_t ignore_index);
+std::pair<Tensor, Tensor> nll_loss(const Tensor& log_probs, const Tensor& target,
+                                   int64_t ignore_index);
 Tensor nll_loss_backward(const Tensor& grad, const Tensor& target, int64_t num_classes,
                          int64_t ignore_index);
+// The first target value outside [0, C) that is not ignore_index, if any: {found, value}.
 std::pair<bool, int64_t> nll_find_bad_target(const Tensor& target, int64_t num_classes,
                                              int64_t ignore_index);
 

@@ -15,8 +15,8 @@ std::pair<bool, int64_t> nll_find_bad_target(const Tensor& target, int64_t num_c
   return {false, 0};
 }
 
-std::pair<Tensor, int64_t> nll_loss(const Tensor& log_probs, const Tensor& target,
-                                    int64_t ignore_index) {
+std::pair<Tensor, Tensor> nll_loss(const Tensor& log_probs, const Tensor& target,
+                                   int64_t ignore_index) {
   Tensor lp = log_probs.contiguous(), t = target.contiguous();
   const int64_t N = lp.size(0), C = lp.size(1), S = lp.size(2);
   Tensor loss = empty({N, S}, dtype(lp.dtype()));
@@ -36,7 +36,7 @@ std::pair<Tensor, int64_t> nll_loss(const Tensor& log_probs, const Tensor& targe
         }
       }
   });
-  return {loss, count};
+  return {loss, full({}, double(count), dtype(kInt64))};
 }
 
 Tensor nll_loss_backward(const Tensor& grad, const Tensor& target, int64_t num_classes,

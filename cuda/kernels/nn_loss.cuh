@@ -8,9 +8,9 @@
 // (block_reduce), and one integer atomicAdd per block makes the total. Integer addition is
 // exact in any order, so the count is too.
 //
-// Targets are range-checked first (nll_find_bad_target_kernel: the first bad position, by
-// atomicMin, which the host turns into the CPU's error). The kernels still never read a class
-// outside [0, C): an unchecked bad target gives a NaN loss and is not counted.
+// Targets are range-checked by a deferred check queued first (cuda/checks.h), which the host
+// hears of at its next wait. Until then the kernels must never read a class outside [0, C):
+// a bad target gives a NaN loss and is not counted.
 #include <cstdint>
 #include <limits>
 
@@ -18,15 +18,6 @@
 #include "cuda/kernels/strided.cuh"
 
 namespace glassbox::gpu {
-
-__global__ void nll_find_bad_target_kernel(int64_t n, const int64_t* target, int64_t num_classes,
-                                           int64_t ignore_index, unsigned long long* first_bad) {
-  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
-    const int64_t c = target[i];
-    if (c != ignore_index && (c < 0 || c >= num_classes))
-      atomicMin(first_bad, (unsigned long long)i);
-  }
-}
 
 // Dynamic shared memory: one int64 per warp.
 template <class T>

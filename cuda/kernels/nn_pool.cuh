@@ -13,12 +13,6 @@
 // every run, and no atomics are needed. For max pooling an output counts only when its
 // argmax is (h, w); for avg pooling each output gives grad / divisor. The gather costs
 // kH * kW index tests per input element, whatever the overlap.
-//
-// Max-pool backward without the geometry (the contract core/kernels_nn.h has today) cannot
-// gather: max_pool2d_scatter_kernel is one thread per output adding its gradient into its
-// argmax with atomicAdd. Where no three windows share an argmax the result is still exact
-// and reproducible (0 + a + b == 0 + b + a); with more, the order of the additions (and so the
-// last bits) can vary from run to run.
 #include <cstdint>
 #include <limits>
 
@@ -85,16 +79,6 @@ __global__ void max_pool2d_backward_kernel(PoolGeom g, const T* grad, const int6
       }
     }
     grad_in[i] = acc;
-  }
-}
-
-// The geometry-free adjoint: grad_in (zeroed) [plane, indices[o]] += grad[o].
-template <class T>
-__global__ void max_pool2d_scatter_kernel(int64_t total, int64_t plane_out, int64_t plane_in,
-                                          const T* grad, const int64_t* indices, T* grad_in) {
-  for (int64_t o = global_thread(); o < total; o += grid_threads()) {
-    const int64_t at = indices[o];
-    if (at >= 0) atomicAdd(&grad_in[(o / plane_out) * plane_in + at], grad[o]);
   }
 }
 
