@@ -1,21 +1,18 @@
-// Device dispatch: every kernel entry checks where its operands live and routes to the
-// backend: core/cpu/ for the CPU, cuda/ (gpu::) for a CUDA device, real or emulated. A kernel
-// with no CUDA version yet (convolution, the nn kernels: kernels_conv.cpp, kernels_nn.cpp)
-// calls on_cpu, which names the op instead of silently running on the host.
+// Device dispatch for the tensor ops: every kernel entry checks where its operands live and
+// routes to the backend (core/dispatch.h): core/cpu/ for the CPU, cuda/ (gpu::) for a CUDA
+// device, real or emulated. The layers, convolution and optimizers dispatch the same way from
+// kernels_nn.cpp, kernels_conv.cpp and kernels_optim.cpp.
 #include "core/kernels.h"
 
 #include "core/cpu/cpu_kernels.h"
+#include "core/dispatch.h"
 #include "cuda/runtime.h"
 #if defined(GLASSBOX_WITH_CUDA)
 #include "cuda/gpu_kernels.h"
-#define GB_ROUTE(device, call) ((device).is_cuda() ? gpu::call : cpu::call)
-#else
-#define GB_ROUTE(device, call) cpu::call
 #endif
 
 namespace glassbox::kernels {
-namespace {
-// All defined operands on one device; returns it (the CPU when none is defined).
+
 Device common_device(const char* op, std::initializer_list<const Tensor*> ts) {
   const Tensor* first = nullptr;
   for (const Tensor* t : ts) {
@@ -26,12 +23,6 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> ts) {
              " and ", t->shape_str(), "); move one with .to(", first->device().str(), ")");
   }
   return first ? first->device() : kCPU;
-}
-}  // namespace
-
-void on_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Device d = common_device(op, ts);
-  GB_CHECK(d.is_cpu(), op, ": not implemented on ", d.str(), " yet; move the tensor with .cpu()");
 }
 
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* name) {

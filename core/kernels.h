@@ -11,10 +11,6 @@
 
 namespace glassbox::kernels {
 
-// For kernels with only a CPU version: all defined operands on one device, and that device
-// the CPU. Undefined operands (optional bias) are skipped. The kernels below route by device
-// themselves (kernels.cpp): CPU to core/cpu/, CUDA to cuda/.
-void on_cpu(const char* op, std::initializer_list<const Tensor*> operands);
 // The dtype rule of every binary op and comparison: both operands share one dtype.
 void check_same_dtype(const Tensor& a, const Tensor& b, const char* name);
 

@@ -8,6 +8,7 @@
 #include <initializer_list>
 
 #include "core/cpu/conv_cpu.h"
+#include "core/dispatch.h"
 #if defined(GLASSBOX_WITH_CUDA)
 #include "cuda/gpu_conv_kernels.h"
 #endif
@@ -24,23 +25,12 @@ void expect(const char* op, const char* what, const Tensor& t, const Shape& shap
 
 Tensor contiguous_or_undefined(const Tensor& t) { return t.defined() ? t.contiguous() : t; }
 
-// The operands' one device (core/kernels.cpp's rule and message); CUDA has no ShiftGemm.
+// The operands' one device (core/dispatch.h); CUDA has no ShiftGemm.
 Device operands_device(const char* op, ConvKernel k, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : ts) {
-    if (!t->defined()) continue;
-    if (!first) first = t;
-    GB_CHECK(t->device() == first->device(), op, ": tensors are on different devices (",
-             first->device().str(), " and ", t->device().str(), ", shapes ", first->shape_str(),
-             " and ", t->shape_str(), "); move one with .to(", first->device().str(), ")");
-  }
-  const Device d = first ? first->device() : kCPU;
+  const Device d = common_device(op, ts);
   GB_CHECK(!(d.is_cuda() && k == ConvKernel::ShiftGemm), op,
            ": the shiftgemm algorithm has no CUDA version; on ", d.str(),
            " use auto, flat, im2col or direct");
-#if !defined(GLASSBOX_WITH_CUDA)
-  GB_CHECK(d.is_cpu(), op, ": glassbox was built without CUDA");
-#endif
   return d;
 }
 

@@ -4,30 +4,13 @@
 #include "core/kernels_nn.h"
 
 #include "core/cpu/nn_kernels.h"
+#include "core/dispatch.h"
 #if defined(GLASSBOX_WITH_CUDA)
 #include "cuda/checks.h"
 #include "cuda/gpu_nn_kernels.h"
-#define GB_ROUTE(device, call) ((device).is_cuda() ? gpu::call : cpu::call)
-#else
-#define GB_ROUTE(device, call) ((void)(device), cpu::call)  // the device check still runs
 #endif
 
 namespace glassbox::kernels {
-namespace {
-// All defined operands on one device; returns it (the CPU when none is defined). The same
-// check and message as core/kernels.cpp's.
-Device common_device(const char* op, std::initializer_list<const Tensor*> ts) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : ts) {
-    if (!t->defined()) continue;  // optional operands (weight, bias)
-    if (!first) first = t;
-    GB_CHECK(t->device() == first->device(), op, ": tensors are on different devices (",
-             first->device().str(), " and ", t->device().str(), ", shapes ", first->shape_str(),
-             " and ", t->shape_str(), "); move one with .to(", first->device().str(), ")");
-  }
-  return first ? first->device() : kCPU;
-}
-}  // namespace
 
 std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2d& p) {
   return GB_ROUTE(common_device("max_pool2d", {&input}), max_pool2d(input, p));
@@ -38,6 +21,8 @@ Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const 
 #if defined(GLASSBOX_WITH_CUDA)
   // the GPU gathers over the windows that cover each input element, so it needs them
   if (d.is_cuda()) return gpu::max_pool2d_backward(grad_out, indices, input_shape, p);
+#else
+  (void)p, (void)d;
 #endif
   return cpu::max_pool2d_backward(grad_out, indices, input_shape);
 }
