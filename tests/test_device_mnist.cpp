@@ -3,46 +3,40 @@
 // dropout masks, losses within float tolerance), and the example's training loop gives the
 // CPU's result and resumes from its own checkpoint. The data is a small MNIST-format set
 // written to a temporary folder, so nothing here needs the real files.
-#include <filesystem>
-#include <unistd.h>
-
 #include "datasets/dataloader.h"
 #include "datasets/device_images.h"
 #include "datasets/idx.h"
 #include "device_harness.h"
+#include "temp_dir.h"
 #include "net.h"
 #include "train.h"
 
 namespace {
-namespace fs = std::filesystem;
 using datasets::Batch;
 using datasets::DeviceImages;
 using datasets::MNIST;
 
 // Random digits in the four canonical files, read back through MNIST (MD5 check off).
 struct TinyMnist {
-  fs::path dir;
+  TempDir dir{"glassbox_tiny_mnist"};
   std::shared_ptr<MNIST> train, test;
-  ~TinyMnist() { fs::remove_all(dir); }
 };
 
 std::unique_ptr<TinyMnist> make_tiny_mnist(int64_t n_train, int64_t n_test) {
   auto t = std::make_unique<TinyMnist>();
-  t->dir = fs::temp_directory_path() / ("glassbox_tiny_mnist_" + std::to_string(::getpid()));
-  fs::create_directories(t->dir);
   manual_seed(11);
   const auto& files = datasets::mnist_info().files;
   auto write = [&](int images_file, int64_t n) {
-    datasets::write_idx((t->dir / files[size_t(images_file)].name).string(),
+    datasets::write_idx(t->dir.file(files[size_t(images_file)].name),
                         (rand({n, 28, 28}) * 255.0).to(DType::UInt8));
-    datasets::write_idx((t->dir / files[size_t(images_file + 1)].name).string(),
+    datasets::write_idx(t->dir.file(files[size_t(images_file + 1)].name),
                         (rand({n}) * 10.0).to(DType::UInt8));
   };
   write(0, n_train);
   write(2, n_test);
   const auto norm = datasets::mnist_info().normalize;
-  t->train = std::make_shared<MNIST>(t->dir.string(), datasets::Split::Train, norm, false);
-  t->test = std::make_shared<MNIST>(t->dir.string(), datasets::Split::Test, norm, false);
+  t->train = std::make_shared<MNIST>(t->dir.path.string(), datasets::Split::Train, norm, false);
+  t->test = std::make_shared<MNIST>(t->dir.path.string(), datasets::Split::Test, norm, false);
   return t;
 }
 
@@ -143,7 +137,7 @@ TEST_SUITE("device_mnist") {
     CHECK(std::abs(dev.test_accuracy - cpu.test_accuracy) <= 1.0 / 40);  // a near-tie may flip
 
     // a checkpoint written from the device resumes on the device as if never stopped
-    const std::string checkpoint = (data->dir / "run.ckpt").string();
+    const std::string checkpoint = data->dir.file("run.ckpt");
     options.epochs = 1;
     options.checkpoint_path = checkpoint;
     manual_seed(1);

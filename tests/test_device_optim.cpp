@@ -18,6 +18,7 @@
 
 #include <stdlib.h>
 
+#include "temp_dir.h"
 #include "core/kernels_optim.h"
 #include "device_harness.h"
 #include "nn/checkpoint.h"
@@ -220,24 +221,6 @@ void run_case(const OptimCase& c, DType dt) {
 }
 
 // ------------------------------------------------------------------ files
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "glassbox_device_optim_XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    REQUIRE(::mkdtemp(buf.data()) != nullptr);
-    path = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   REQUIRE_MESSAGE(in.good(), "cannot read ", path);
