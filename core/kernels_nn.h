@@ -33,6 +33,22 @@ Tensor max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const 
 Tensor avg_pool2d(const Tensor& input, const Pool2d& p);
 Tensor avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape, const Pool2d& p);
 
+// Softmax's view of a shape around `dim`: [outer, n, inner], rows of n elements `inner`
+// apart (n = 1 for a 0-d tensor). Both backends walk it.
+struct RowView {
+  int64_t outer = 1, n = 1, inner = 1;
+  int64_t rows() const { return outer * inner; }
+};
+inline RowView rows_of(const Shape& s, int64_t dim) {
+  RowView v;
+  for (int64_t d = 0; d < int64_t(s.size()); ++d) {
+    if (d < dim) v.outer *= s[d];
+    if (d > dim) v.inner *= s[d];
+  }
+  v.n = s.empty() ? 1 : s[dim];
+  return v;
+}
+
 // Softmax (log_softmax when `log`) over `dim` of a tensor of any strides.
 Tensor softmax(const Tensor& input, int64_t dim, bool log);
 // Given out = softmax(x) (or log_softmax(x)) and d loss/d out, returns d loss/d x.

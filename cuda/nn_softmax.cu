@@ -10,28 +10,18 @@
 namespace glassbox::gpu {
 namespace {
 
-struct RowView {
-  int64_t outer = 1, n = 1, inner = 1;
-  bool warp_rows() const { return inner == 1 && n >= kWarpRowMin; }
-  int64_t rows() const { return outer * inner; }
-  // shorter contiguous rows would leave most of a warp idle: a thread each does better
-  static constexpr int64_t kWarpRowMin = 8;
-};
+using kernels::rows_of;
+using kernels::RowView;
 
-RowView rows_of(const Shape& s, int64_t dim) {
-  RowView v;
-  for (int64_t d = 0; d < int64_t(s.size()); ++d) {
-    if (d < dim) v.outer *= s[d];
-    if (d > dim) v.inner *= s[d];
-  }
-  v.n = s.empty() ? 1 : s[dim];
-  return v;
-}
+// A warp per row when the dim is innermost; shorter contiguous rows would leave most of a
+// warp idle, so a thread each does better there.
+constexpr int64_t kWarpRowMin = 8;
+bool warp_rows(const RowView& v) { return v.inner == 1 && v.n >= kWarpRowMin; }
 
 template <class T, bool kLog>
 void launch_forward(const RowView& v, const Tensor& in, const Tensor& out) {
   cudaStream_t stream = stream_of(in);
-  if (v.warp_rows()) {
+  if (warp_rows(v)) {
     auto kernel = &softmax_warp_kernel<T, kLog>;
     GB_LAUNCH(kernel, grid_for(v.rows() * 32), kBlock, 0, stream, v.rows(), v.n,
               ptr_of<const T>(in), ptr_of<T>(out));
@@ -45,7 +35,7 @@ void launch_forward(const RowView& v, const Tensor& in, const Tensor& out) {
 template <class T, bool kLog>
 void launch_backward(const RowView& v, const Tensor& g, const Tensor& o, const Tensor& gi) {
   cudaStream_t stream = stream_of(o);
-  if (v.warp_rows()) {
+  if (warp_rows(v)) {
     auto kernel = &softmax_backward_warp_kernel<T, kLog>;
     GB_LAUNCH(kernel, grid_for(v.rows() * 32), kBlock, 0, stream, v.rows(), v.n, ptr_of<const T>(g),
               ptr_of<const T>(o), ptr_of<T>(gi));

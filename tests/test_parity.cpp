@@ -423,6 +423,13 @@ void parity_schedulers() {
   }
 }
 
+// Runs one parity function on the CUDA device, or says it skipped.
+void on_cuda(void (*parity)()) {
+  if (!cuda_present()) return;
+  const OnCuda device;
+  parity();
+}
+
 }  // namespace
 
 TEST_SUITE("parity") {
@@ -447,45 +454,25 @@ TEST_SUITE("parity") {
 
 // The same fixtures on the CUDA device (the emulated one in CI); skipped without one.
 TEST_SUITE("device_parity") {
-  TEST_CASE("on CUDA: conv2d matches PyTorch with every algorithm") {
-    if (!cuda_present()) return;
-    const OnCuda on_cuda;
-    parity_conv2d();
-  }
+  TEST_CASE("on CUDA: conv2d matches PyTorch with every algorithm") { on_cuda(parity_conv2d); }
 
   TEST_CASE("on CUDA: conv_transpose2d matches PyTorch with every algorithm") {
-    if (!cuda_present()) return;
-    const OnCuda on_cuda;
-    parity_conv_transpose2d();
+    on_cuda(parity_conv_transpose2d);
   }
 
-  TEST_CASE("on CUDA: max_pool2d and avg_pool2d match PyTorch") {
-    if (!cuda_present()) return;
-    const OnCuda on_cuda;
-    parity_pooling();
-  }
+  TEST_CASE("on CUDA: max_pool2d and avg_pool2d match PyTorch") { on_cuda(parity_pooling); }
 
-  TEST_CASE("on CUDA: linear matches PyTorch") {
-    if (!cuda_present()) return;
-    const OnCuda on_cuda;
-    parity_linear();
-  }
+  TEST_CASE("on CUDA: linear matches PyTorch") { on_cuda(parity_linear); }
 
   TEST_CASE("on CUDA: log_softmax, softmax, nll_loss, cross_entropy and mse_loss match PyTorch") {
-    if (!cuda_present()) return;
-    const OnCuda on_cuda;
-    parity_losses();
+    on_cuda(parity_losses);
   }
 
   TEST_CASE("on CUDA: batch_norm matches PyTorch in training and eval mode") {
-    if (!cuda_present()) return;
-    const OnCuda on_cuda;
-    parity_batch_norm();
+    on_cuda(parity_batch_norm);
   }
 
   TEST_CASE("on CUDA: SGD, Adam and AdamW follow PyTorch's trajectories") {
-    if (!cuda_present()) return;
-    const OnCuda on_cuda;
-    parity_optimizers();
+    on_cuda(parity_optimizers);
   }
 }

@@ -10,19 +10,8 @@
 namespace glassbox::cpu {
 namespace {
 
-struct RowView {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-RowView rows_of(const Shape& s, int64_t dim) {
-  RowView v;
-  for (int64_t d = 0; d < int64_t(s.size()); ++d) {
-    if (d < dim) v.outer *= s[d];
-    if (d > dim) v.inner *= s[d];
-  }
-  v.n = s.empty() ? 1 : s[dim];
-  return v;
-}
+using kernels::rows_of;
+using kernels::RowView;
 
 }  // namespace
 
