@@ -6,6 +6,7 @@
 // than the image, no bias, planes wider and taller than one 16x16 tile, more channels per
 // group than the tiles hold in registers (those run Direct's kernels), output_padding.
 #include "device_harness.h"
+#include "filters.h"
 
 namespace {
 namespace nf = nn::functional;
@@ -112,6 +113,23 @@ TEST_SUITE("device_conv") {
       Diff d = compare(got, want, tol_for(Kind::Reduce, kFloat32));
       CHECK_MESSAGE(d.ok, nf::conv_algo_name(a), ": ", d.msg);
     }
+  }
+
+  TEST_CASE("the notebook's image filters on the device match the CPU, every algorithm") {
+    if (!have_cuda("filters")) return;
+    manual_seed(5);
+    const Tensor image = rand({1, 3, 37, 50}) * 255.0;  // an RGB image, odd sizes
+    for (const char* kernel : {"emboss", "sharpen", "edge"})
+      for (bool same : {false, true})
+        for (ConvAlgo a : {ConvAlgo::Direct, ConvAlgo::Flat, ConvAlgo::Im2col, ConvAlgo::Auto}) {
+          INFO(kernel, same ? " same " : " valid ", nf::conv_algo_name(a));
+          const filters::Kernel3 k = filters::parse_kernel(kernel);
+          const Tensor got = filters::apply(on_device(image), k, same, a);
+          CHECK(got.device() == kDev);
+          const Diff d =
+              compare(got, filters::apply(image, k, same, a), tol_for(Kind::Reduce, kFloat32));
+          CHECK_MESSAGE(d.ok, d.msg);
+        }
   }
 
   TEST_CASE("Auto on CUDA picks the tiles for few channels and im2col for wide layers") {

@@ -64,7 +64,8 @@ Tensor apply(const Tensor& image, const Kernel3& k, bool same, F::ConvAlgo algo)
   // the same 3x3 kernel for every channel: weight [C, 1, 3, 3], groups = C
   Tensor weight = from_vector(std::vector<float>(k.begin(), k.end()), {1, 1, 3, 3})
                       .expand({c, 1, 3, 3})
-                      .contiguous();
+                      .contiguous()
+                      .to(image.device());
   F::ConvParams p;
   p.set_groups(c).set_padding(same ? 1 : 0).set_algo(algo);
   return F::conv2d(image, weight, Tensor(), p);

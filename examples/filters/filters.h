@@ -19,7 +19,8 @@ glassbox::Tensor load_image(const std::string& path);
 void save_png(const glassbox::Tensor& image, const std::string& path);
 
 // The kernel on every channel independently (a depthwise conv, groups = C), no padding
-// unless `same` (then zero padding 1 keeps the size), like the notebook's conv.
+// unless `same` (then zero padding 1 keeps the size), like the notebook's conv. Runs where
+// the image is (the weight is made on its device).
 glassbox::Tensor apply(const glassbox::Tensor& image, const Kernel3& k, bool same,
                        glassbox::F::ConvAlgo algo);
 
