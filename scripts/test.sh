@@ -15,7 +15,10 @@ bash scripts/install_deps.sh
 bash scripts/check_format.sh
 
 echo "== Release build =="
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
+# with the toolkit's cuDNN present, the benchmark's cuDNN yardstick is compiled too
+cudnn=OFF
+if [ -x /usr/local/cuda/bin/nvcc ] && [ -f /usr/local/cuda/include/cudnn.h ]; then cudnn=ON; fi
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DGLASSBOX_CUDNN=$cudnn >/dev/null
 cmake --build build/release -j"$jobs"
 ctest --test-dir build/release --output-on-failure -j"$jobs"
 
