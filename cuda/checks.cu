@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -33,13 +34,15 @@ struct DeviceChecks {
   std::vector<Pending> pending;
 };
 
+// Never destroyed: a check may still run while static destructors do, and the slots must
+// stay reachable (for LeakSanitizer too) for as long as the process lives.
 DeviceChecks& checks_of(int device) {
   static std::mutex mutex;
-  static std::vector<std::unique_ptr<DeviceChecks>> all;
+  static auto* all = new std::vector<std::unique_ptr<DeviceChecks>>();
   std::lock_guard<std::mutex> lock(mutex);
-  if (all.size() <= size_t(device)) all.resize(size_t(device) + 1);
-  if (!all[size_t(device)]) all[size_t(device)] = std::make_unique<DeviceChecks>();
-  return *all[size_t(device)];
+  if (all->size() <= size_t(device)) all->resize(size_t(device) + 1);
+  if (!(*all)[size_t(device)]) (*all)[size_t(device)] = std::make_unique<DeviceChecks>();
+  return *(*all)[size_t(device)];
 }
 
 std::atomic<unsigned long long> g_next_ticket{1};
