@@ -37,9 +37,8 @@ std::pair<Tensor, Tensor> batch_norm_stats(const Tensor& input) {
   const unsigned threads = channel_threads(g.N * g.S);
   GB_DISPATCH_FLOAT(x.dtype(), "batch_norm", [&] {
     auto kernel = &batch_norm_stats_kernel<scalar_t>;
-    GB_LAUNCH(kernel, channel_blocks(g.C), threads, sizeof(double) * (threads / 32 + 1),
-              stream_of(x), g, ptr_of<const scalar_t>(x), ptr_of<scalar_t>(mean),
-              ptr_of<scalar_t>(var));
+    GB_LAUNCH(kernel, channel_blocks(g.C), threads, sizeof(Moments) * (threads / 32), stream_of(x),
+              g, ptr_of<const scalar_t>(x), ptr_of<scalar_t>(mean), ptr_of<scalar_t>(var));
   });
   return {mean, var};
 }

@@ -7,8 +7,12 @@
 // same tree every run, so the results are reproducible); thread 0 then broadcasts the total
 // through shared memory when the block needs it for a second pass. No atomics.
 //
-//   stats:    mean = sum x / M,  var = sum (x - mean)^2 / M   (biased; two passes, as the CPU,
-//             so no cancellation from E[x^2] - E[x]^2)
+//   stats:    mean and biased var = sum (x - mean)^2 / M in one pass with Welford's update
+//             per thread (n += 1; d = x - mean; mean += d / n; m2 += d * (x - mean)), and the
+//             threads' (n, mean, m2) merged pairwise by Chan et al.'s formula
+//               n = na + nb, d = mb - ma, mean = ma + d * nb / n, m2 = m2a + m2b + d^2 na nb / n
+//             in the block reduction: one read of the data and no cancellation from
+//             E[x^2] - E[x]^2 (the CPU's two passes agree to rounding)
 //   forward:  y = x * scale + shift,  scale = invstd * w,  shift = b - mean * scale
 //             (element-wise, one thread per element)
 //   backward: sum_g = sum g,  sum_gd = sum g * (x - mean);  grad_bias = sum_g,
@@ -32,34 +36,47 @@ struct ChannelGeom {
   __device__ int64_t at(int64_t c, int64_t i) const { return ((i / S) * C + c) * S + i % S; }
 };
 
-// Dynamic shared memory: (blockDim.x / 32 + 1) doubles.
+// Welford's running (count, mean, sum of squared deviations), merged as a Reducer.
+struct Moments {
+  double n, mean, m2;
+};
+struct MomentsReducer {
+  using acc_t = Moments;
+  __device__ Moments identity() const { return {0.0, 0.0, 0.0}; }
+  __device__ Moments combine(Moments a, Moments b) const {
+    if (a.n == 0.0) return b;
+    if (b.n == 0.0) return a;
+    const double n = a.n + b.n, d = b.mean - a.mean;
+    return {n, a.mean + d * (b.n / n), a.m2 + b.m2 + d * d * (a.n * b.n / n)};
+  }
+  __device__ Moments shfl_down(Moments v, int d) const {
+    return {shfl_down_value(v.n, d), shfl_down_value(v.mean, d), shfl_down_value(v.m2, d)};
+  }
+};
+
+// Dynamic shared memory: blockDim.x / 32 Moments.
 template <class T>
 __global__ void batch_norm_stats_kernel(ChannelGeom g, const T* x, T* mean, T* var) {
-  GB_DYN_SHARED(double, warp_totals);
-  double* total = warp_totals + blockDim.x / 32;
-  const SumReducer<double, double> r{};
+  GB_DYN_SHARED(Moments, warp_totals);
+  const MomentsReducer r{};
   const int64_t M = g.count();
   for (int64_t c = blockIdx.x; c < g.C; c += gridDim.x) {
-    double s = 0.0;
-    for (int64_t i = threadIdx.x; i < M; i += blockDim.x) s += double(x[g.at(c, i)]);
-    s = block_reduce(r, s, warp_totals);
-    if (threadIdx.x == 0) *total = M > 0 ? s / double(M) : 0.0;
-    __syncthreads();
-    const double m = *total;
-    double ss = 0.0;
+    Moments t{0.0, 0.0, 0.0};
     for (int64_t i = threadIdx.x; i < M; i += blockDim.x) {
-      const double d = double(x[g.at(c, i)]) - m;
-      ss += d * d;
+      const double v = double(x[g.at(c, i)]);
+      t.n += 1.0;
+      const double d = v - t.mean;
+      t.mean += d / t.n;
+      t.m2 += d * (v - t.mean);
     }
-    ss = block_reduce(r, ss, warp_totals);
+    t = block_reduce(r, t, warp_totals);
     if (threadIdx.x == 0) {
-      mean[c] = T(m);
-      var[c] = T(M > 0 ? ss / double(M) : 0.0);
+      mean[c] = T(t.n > 0.0 ? t.mean : 0.0);
+      var[c] = T(t.n > 0.0 ? t.m2 / t.n : 0.0);
     }
-    __syncthreads();  // warp_totals and total are rewritten for the next channel
+    __syncthreads();  // warp_totals is rewritten for the next channel
   }
 }
-
 template <class T>
 __global__ void batch_norm_forward_kernel(ChannelGeom g, const T* x, const T* mean, const T* invstd,
                                           const T* weight, const T* bias, T* y) {
