@@ -5,7 +5,10 @@
 # benchmarks on the GPU and the CPU (bench_notebook --device cuda / cpu), and the notebook's
 # CNN for 5 epochs with seeds 0-2 on the GPU, and writes a short report: what ran, what
 # passed, how long each step took, and the figures. Sized for under 9 minutes on a 16-core
-# machine (SKIP_BENCH=1 leaves out the benchmarks and the MNIST runs). The report goes to $OUT/gpu_report.txt when OUT is set (the device
+# machine (SKIP_BENCH=1 leaves out the benchmarks and the MNIST runs). The benchmarks and
+# MNIST runs need the real files on that machine: copy the four .gz files to data/mnist/
+# (git-ignored) and name data/mnist in the device tool's `carry`; without them only the conv
+# benchmark runs. The report goes to $OUT/gpu_report.txt when OUT is set (the device
 # tool), else build/gpu/gpu_report.txt; the exit status is non-zero if anything failed.
 #
 # It checks what the emulator cannot: real rounding, real cuBLAS, races between blocks,
