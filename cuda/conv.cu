@@ -132,24 +132,23 @@ struct GradInputTiled {
   }
 };
 
-// Returns false when no tile fits in shared memory (the caller then runs Direct).
+// dw of `shape`, or undefined when no tile fits in shared memory (the caller then runs Direct).
 template <class T>
-bool grad_weight_tiled(const Tensor& x, const Tensor& dy, const Tensor& dw, const ConvDims& d) {
+Tensor grad_weight_tiled(const Tensor& x, const Tensor& dy, const ConvDims& d, const Shape& shape) {
   int ts = kConvTile;
   if (grad_weight_tiled_smem<T>(d, ts) > kSharedLimit) ts = kConvTile / 2;
-  if (grad_weight_tiled_smem<T>(d, ts) > kSharedLimit) return false;
+  if (grad_weight_tiled_smem<T>(d, ts) > kSharedLimit) return Tensor();
   const int64_t tiles_w = ceil_div(d.OW, ts), tiles = ceil_div(d.OH, ts) * tiles_w;
   const int64_t wg = d.M * d.G * d.kh * d.kw, items = d.N * tiles;
   const int in_th = int((ts - 1) * d.sh + (d.kh - 1) * d.dh + 1);
   const int in_tw = int((ts - 1) * d.sw + (d.kw - 1) * d.dw + 1);
-  Tensor partial = empty_on({d.groups, items, wg}, dw.dtype(), dw.device());
+  Tensor partial = empty_on({d.groups, items, wg}, x.dtype(), x.device());
   auto kernel = &conv_grad_weight_tiled_kernel<T>;
   GB_LAUNCH(kernel, item_grid(d.groups * items), kConvTileThreads, grad_weight_tiled_smem<T>(d, ts),
-            stream_of(dw), d, tiles_w, tiles, ts, in_th, in_tw, ptr_of<const T>(x),
+            stream_of(x), d, tiles_w, tiles, ts, in_th, in_tw, ptr_of<const T>(x),
             ptr_of<const T>(dy), ptr_of<T>(partial));
   // [groups, items, wg] summed over the items is [groups * M, G, kh, kw], dw's layout
-  gpu::copy(dw, gpu::reduce(Reduce::Sum, partial, {1}, false).view(dw.shape()));
-  return true;
+  return gpu::reduce(Reduce::Sum, partial, {1}, false).view(shape);
 }
 
 // ------------------------------------------------------------------ im2col + GEMM
@@ -299,17 +298,22 @@ Tensor conv2d_grad_input(const Tensor& dy, const Tensor& w, const Tensor& b, con
 }
 
 Tensor conv2d_grad_weight(const Tensor& x, const Tensor& dy, const ConvGeometry& g, ConvKernel k) {
-  Tensor dw = empty_on(g.weight_shape(), x.dtype(), x.device());
-  if (dw.numel() == 0) return dw;
   const ConvDims d = dims_of(g);
-  if (d.N * d.OH * d.OW == 0) {
+  const Shape shape = g.weight_shape();
+  const bool empty_sum = d.N * d.OH * d.OW == 0;
+  Tensor dw;
+  GB_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
+    if (k == ConvKernel::Flat && tiled_channels_fit(d.M) && !empty_sum && numel_of(shape) > 0)
+      dw = grad_weight_tiled<scalar_t>(x, dy, d, shape);  // the reduction's output is dw
+  });
+  if (dw.defined()) return dw;
+  dw = empty_on(shape, x.dtype(), x.device());
+  if (dw.numel() == 0) return dw;
+  if (empty_sum) {
     gpu::fill(dw, 0.0);
     return dw;
   }
   GB_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
-    if (k == ConvKernel::Flat && tiled_channels_fit(d.M) &&
-        grad_weight_tiled<scalar_t>(x, dy, dw, d))
-      return;
     if (k == ConvKernel::Im2col)
       grad_weight_im2col<scalar_t>(x, dy, dw, d);
     else

@@ -2,8 +2,6 @@
 // kernel when they are views); every index is checked on the device without a host wait (a
 // deferred check, cuda/checks.h), and a bad one becomes the CPU backend's error, naming the
 // index, the dim and the shapes, at the host's next wait for the device.
-#include <limits>
-
 #include "cuda/checks.h"
 #include "cuda/common.h"
 #include "cuda/gpu_kernels.h"

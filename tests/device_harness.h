@@ -244,6 +244,16 @@ inline bool run_case(const Case& c, DType dt) {
   return ok;
 }
 
+// The error text of f(), or "" when it did not throw.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline void run_table(const char* family, const std::vector<Case>& cases) {
   int runs = 0, failed = 0;
   for (const Case& c : cases)

@@ -1090,14 +1090,7 @@ TEST_SUITE("device") {
     const Tensor d = on_device(h);
     // The device checks indices without making the host wait (cuda/checks.h): the error is
     // the CPU's, raised by the op on the CPU and by the next read from the device on CUDA.
-    auto message = [](const std::function<Tensor()>& op) {
-      try {
-        op().cpu();
-      } catch (const Error& e) {
-        return std::string(e.what());
-      }
-      return std::string("no error");
-    };
+    auto message = [](const std::function<Tensor()>& op) { return error_of([&] { op().cpu(); }); };
     const std::vector<std::pair<std::string, std::function<Tensor(const Tensor&)>>> bad = {
         {"index_select 7",
          [](const Tensor& x) {

@@ -348,16 +348,6 @@ std::vector<Case> activation_cases() {
   return c;
 }
 
-// The error text of f(), or "" when it did not throw.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_SUITE("device_nn") {

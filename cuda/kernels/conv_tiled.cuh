@@ -35,6 +35,18 @@ namespace glassbox::gpu {
 constexpr int kConvTile = 16;  // output (or input-gradient) pixels per tile side
 constexpr int kConvTileThreads = kConvTile * kConvTile;
 
+// Work item `item` of a grid over (image, group, tile): tiles_w tiles of `side` pixels across,
+// `tiles` in all; (row0, col0) is the tile's first pixel.
+struct TileItem {
+  int64_t n, g, row0, col0;
+};
+__device__ __forceinline__ TileItem tile_item(const ConvDims& d, int64_t item, int64_t tiles,
+                                              int64_t tiles_w, int64_t side) {
+  const int64_t tile = item % tiles;
+  return {item / (tiles * d.groups), (item / tiles) % d.groups, (tile / tiles_w) * side,
+          (tile % tiles_w) * side};
+}
+
 template <class T, int kMaxM>
 __global__ void conv_forward_tiled_kernel(ConvDims d, int64_t tiles_w, int64_t tiles, int in_th,
                                           int in_tw, const T* x, const T* w, const T* b, T* y) {
@@ -46,13 +58,12 @@ __global__ void conv_forward_tiled_kernel(ConvDims d, int64_t tiles_w, int64_t t
   const int ti = threadIdx.x / kConvTile, tj = threadIdx.x % kConvTile;
   const int64_t items = d.N * d.groups * tiles;
   for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
-    const int64_t tile = item % tiles, g = (item / tiles) % d.groups, n = item / (tiles * d.groups);
-    const int64_t i0 = (tile / tiles_w) * kConvTile, j0 = (tile % tiles_w) * kConvTile;
+    const auto [n, g, i0, j0] = tile_item(d, item, tiles, tiles_w, kConvTile);
     const int64_t y0 = i0 * d.sh - d.ph, x0 = j0 * d.sw - d.pw;  // image position of xs[0][0]
     __syncthreads();  // the previous item is done with ws and xs
     for (int e = threadIdx.x; e < wg; e += blockDim.x) ws[e] = w[g * wg + e];
     T acc[kMaxM];
-#pragma unroll
+    GB_UNROLL
     for (int m = 0; m < kMaxM; ++m) acc[m] = (m < M && b) ? b[g * M + m] : T(0);
     for (int c = 0; c < G; ++c) {
       const T* xc = x + ((n * d.C + g * d.G + c) * d.H) * d.W;
@@ -66,14 +77,14 @@ __global__ void conv_forward_tiled_kernel(ConvDims d, int64_t tiles_w, int64_t t
         for (int q = 0; q < kw; ++q) {
           const T v = xs[(ti * int(d.sh) + p * int(d.dh)) * in_tw + tj * int(d.sw) + q * int(d.dw)];
           const T* wt = ws + (c * kh + p) * kw + q;
-#pragma unroll
+          GB_UNROLL
           for (int m = 0; m < kMaxM; ++m)
             if (m < M) acc[m] += v * wt[m * G * kh * kw];
         }
     }
     const int64_t i = i0 + ti, j = j0 + tj;
     if (i < d.OH && j < d.OW) {
-#pragma unroll
+      GB_UNROLL
       for (int m = 0; m < kMaxM; ++m)
         if (m < M) y[((n * d.K + g * d.M + m) * d.OH + i) * d.OW + j] = acc[m];
     }
@@ -92,15 +103,14 @@ __global__ void conv_grad_input_tiled_kernel(ConvDims d, int64_t tiles_w, int64_
   const int ti = threadIdx.x / kConvTile, tj = threadIdx.x % kConvTile;
   const int64_t items = d.N * d.groups * tiles;
   for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
-    const int64_t tile = item % tiles, g = (item / tiles) % d.groups, n = item / (tiles * d.groups);
-    const int64_t y0 = (tile / tiles_w) * kConvTile, x0 = (tile % tiles_w) * kConvTile;
+    const auto [n, g, y0, x0] = tile_item(d, item, tiles, tiles_w, kConvTile);
     const int64_t lo_i = floor_div(y0 + d.ph - (d.kh - 1) * d.dh + d.sh - 1, d.sh);
     const int64_t lo_j = floor_div(x0 + d.pw - (d.kw - 1) * d.dw + d.sw - 1, d.sw);
     const int64_t yy = y0 + ti, xx = x0 + tj;
     __syncthreads();
     for (int e = threadIdx.x; e < wg; e += blockDim.x) ws[e] = w[g * wg + e];
     T acc[kMaxG];
-#pragma unroll
+    GB_UNROLL
     for (int c = 0; c < kMaxG; ++c) acc[c] = (c < G && b) ? b[g * G + c] : T(0);
     for (int m = 0; m < M; ++m) {
       const T* dyo = dy + (n * d.K + g * d.M + m) * d.OH * d.OW;
@@ -118,14 +128,14 @@ __global__ void conv_grad_input_tiled_kernel(ConvDims d, int64_t tiles_w, int64_
           if (j * d.sw != s) continue;
           const T v = dys[int(i - lo_i) * dy_tw + int(j - lo_j)];
           const T* wt = ws + (m * G * kh + p) * kw + q;
-#pragma unroll
+          GB_UNROLL
           for (int c = 0; c < kMaxG; ++c)
             if (c < G) acc[c] += v * wt[c * kh * kw];
         }
       }
     }
     if (yy < d.H && xx < d.W) {
-#pragma unroll
+      GB_UNROLL
       for (int c = 0; c < kMaxG; ++c)
         if (c < G) dx[((n * d.C + g * d.G + c) * d.H + yy) * d.W + xx] = acc[c];
     }
@@ -147,8 +157,8 @@ __global__ void conv_grad_weight_tiled_kernel(ConvDims d, int64_t tiles_w, int64
   const int tid = threadIdx.x, threads = blockDim.x;
   const int64_t items = d.N * d.groups * tiles;
   for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
-    const int64_t tile = item % tiles, g = (item / tiles) % d.groups, n = item / (tiles * d.groups);
-    const int64_t i0 = (tile / tiles_w) * ts, j0 = (tile % tiles_w) * ts;
+    const auto [n, g, i0, j0] = tile_item(d, item, tiles, tiles_w, ts);
+    const int64_t tile = item % tiles;
     const int64_t y0 = i0 * d.sh - d.ph, x0 = j0 * d.sw - d.pw;
     const int rows = int(d.OH - i0 < ts ? d.OH - i0 : ts),
               cols = int(d.OW - j0 < ts ? d.OW - j0 : ts);
