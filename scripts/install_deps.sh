@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages glassbox builds and tests with. Skips apt when all are present.
+# clang (with libFuzzer's runtime, OpenMP and llvm-symbolizer) builds the fuzz targets only.
 set -euo pipefail
-packages=(cmake g++ make pkg-config libeigen3-dev doctest-dev nlohmann-json3-dev zlib1g-dev libstb-dev clang-format gnuplot-nox dataset-fashion-mnist)
+packages=(cmake g++ make pkg-config libeigen3-dev doctest-dev nlohmann-json3-dev zlib1g-dev libstb-dev libpng-dev libjpeg-dev clang-format gnuplot-nox dataset-fashion-mnist
+          clang libclang-rt-14-dev libomp-dev llvm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
