@@ -1,21 +1,57 @@
-// IDX reader and writer (the format is described in idx.h).
+// IDX reader and writer (the format and the reader's promises are in idx.h).
 //
-// The reader trusts nothing in a file until it has been checked against something else: the
-// dimensions against the file size (raw) or the uncompressed size in the gzip trailer (gzip),
-// before any allocation, so a corrupt header cannot make it allocate gigabytes; and the data
-// against the end of the file after reading, so a cut-off or padded file is not silently
-// accepted. Multi-byte values are assembled byte by byte, so any host byte order works.
+// The reader trusts nothing in a file until it has been checked against something else.
+//
+// Which files: only regular files. The path is opened with O_NONBLOCK (so a FIFO without a
+// writer cannot block the open), fstat'ed, and anything else -- a FIFO, /dev/zero, a
+// directory -- is refused before a byte is read. Everything after that reads the same
+// descriptor, so the file checked is the file read.
+//
+// How much memory, raw: the dimensions are checked against the file size before the tensor
+// is allocated, so the allocation is at most the file's size (and a file that shrinks while
+// it is read fails as truncated).
+//
+// How much memory, gzip: the trailer's size field (ISIZE) cannot be trusted -- it is 4
+// forgeable bytes, mod 2^32 -- so the reader bounds the allocation by what the compressed
+// bytes can really produce. Deflate's densest code spends 1 bit on the length symbol of a
+// 258-byte match and 1 bit on its distance symbol (Huffman codes are 1..15 bits; length 258
+// and distances 1..4 have no extra bits), so no deflate stream yields more than 258 bytes per
+// 2 input bits: 129 bytes per bit, 1032 per byte. Literals (>= 1 bit per byte), stored blocks
+// (8 bits per byte), block headers, the gzip header and trailer and any further members only
+// yield less, so a gzip file of C bytes decompresses to at most M = 1032 * C bytes, with no
+// constant to add. A header declaring more than M (header included) is an Error before any
+// allocation: the 33-byte file claiming 16 GiB fails at once.
+//
+// A header within M can still lie (a 1 MB file may claim 1 GB and hold 1 MB), so the tensor
+// is not allocated at its declared size up front: it starts with room for min(declared,
+// 4 MiB + 8 * C) bytes of file data -- 8:1 covers real IDX data (MNIST is ~5:1), which then
+// takes exactly one allocation -- and doubles, capped at the declared size, only as data
+// arrives. Whatever the header says, the buffer holds room for at most about twice the data
+// the stream has really produced, or 4 MiB + 8 * C (in memory, times 8 / the file's width for
+// the integer types that widen to int64).
+// Each growth copies what was read into the larger buffer; the alternative, collecting
+// chunks and allocating the tensor at the end, copies everything once and holds twice the
+// data at the end too. Since the last buffer is exactly the declared size, it becomes the
+// tensor (a view), with no second full copy. The 16 GiB per-tensor cap still applies.
+//
+// The data is checked against the end of the stream after reading, so a cut-off or padded
+// file is not silently accepted; zlib checks each member's CRC and length. Multi-byte values
+// are assembled byte by byte, so any host byte order works.
 #include "datasets/idx.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -28,6 +64,14 @@ constexpr const char* kWrite = "write_idx";
 constexpr size_t kChunk = size_t{1} << 20;  // bytes per read or write call
 // Larger than any IDX data set in use; a header asking for more is corrupt, not big data.
 constexpr uint64_t kMaxTensorBytes = uint64_t{16} << 30;
+// Deflate's maximum expansion (see the top of the file).
+constexpr uint64_t kMaxDeflateRatio = 1032;
+// The first gzip buffer: kFirstGrowth + kTrustedRatio * compressed size (see the top).
+constexpr uint64_t kFirstGrowth = uint64_t{4} << 20;
+constexpr uint64_t kTrustedRatio = 8;
+// Bytes after the data are counted up to this many, so the message can say how many without
+// a gzip bomb costing unbounded time.
+constexpr uint64_t kTailCount = uint64_t{64} << 20;
 
 struct IdxType {
   uint8_t code;
@@ -72,6 +116,51 @@ void store_be(uint8_t* p, uint64_t v, size_t n) {
 
 // ------------------------------------------------------------------------------- reading
 
+// A descriptor closed at scope exit unless handed on.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a plain file";
+}
+
+// Opens path for reading if it is a regular file; its size goes to *size. O_NONBLOCK keeps a
+// FIFO from blocking the open; for a regular file it changes nothing, and is cleared anyway.
+Fd open_regular(const std::string& path, uint64_t* size) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (fd.get() < 0) fail_file(kRead, path, "cannot open file (", std::strerror(errno), ")");
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0)
+    fail_file(kRead, path, "cannot stat file (", std::strerror(errno), ")");
+  // The size checks need a real size: directories, pipes and devices are refused.
+  if (!S_ISREG(st.st_mode))
+    fail_file(kRead, path, "not a regular file (it is ", file_kind(st.st_mode),
+              "); an IDX file must be a regular file, raw or gzip");
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags >= 0) ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  *size = static_cast<uint64_t>(st.st_size);
+  return fd;
+}
+
 // zlib prefixes its messages with "<path>: "; our messages name the path already.
 std::string without_path(const std::string& path, const char* zlib_msg) {
   std::string msg = zlib_msg ? zlib_msg : "unknown zlib error";
@@ -112,7 +201,10 @@ using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
 
 class RawInput : public Input {
  public:
-  RawInput(const std::string& path, FilePtr file) : Input(path), file_(std::move(file)) {}
+  RawInput(const std::string& path, Fd fd) : Input(path), file_(::fdopen(fd.get(), "rb")) {
+    if (!file_) fail_file(kRead, path, "cannot open file (", std::strerror(errno), ")");
+    fd.release();  // the FILE owns it now
+  }
   void close() override { file_.reset(); }  // read-only: closing cannot lose data
 
  protected:
@@ -129,8 +221,13 @@ class RawInput : public Input {
 
 class GzInput : public Input {
  public:
-  explicit GzInput(const std::string& path) : Input(path), gz_(gzopen(path.c_str(), "rb")) {
+  // Reads the already-checked descriptor from its start (the gzip stream owns it from here).
+  GzInput(const std::string& path, Fd fd) : Input(path) {
+    if (::lseek(fd.get(), 0, SEEK_SET) != 0)
+      fail_file(kRead, path, "cannot seek (", std::strerror(errno), ")");
+    gz_ = gzdopen(fd.get(), "rb");
     if (!gz_) fail_file(kRead, path, "cannot open file (", std::strerror(errno), ")");
+    fd.release();
     gzbuffer(gz_, 1 << 17);  // fewer, larger reads than zlib's 8 KiB default
   }
   ~GzInput() override {
@@ -157,7 +254,7 @@ class GzInput : public Input {
   }
 
  private:
-  gzFile gz_;
+  gzFile gz_ = nullptr;
 };
 
 struct Header {
@@ -231,6 +328,19 @@ void check_data_size(const std::string& path, const Header& h, uint64_t held, bo
               " bytes after the data (file longer than its header says)");
 }
 
+// The bound at the top of the file: a header declaring more than the compressed bytes can
+// produce is refused before anything is allocated.
+void check_gzip_bound(const std::string& path, const Header& h, uint64_t file_size) {
+  const uint64_t most =
+      file_size > UINT64_MAX / kMaxDeflateRatio ? UINT64_MAX : kMaxDeflateRatio * file_size;
+  const uint64_t total = h.header_bytes + h.data_bytes;
+  if (total > most)
+    fail_file(kRead, path, "header says ", h.describe(), " (", total,
+              " bytes with the header), but a ", file_size, "-byte gzip file can hold at most ",
+              most,
+              " (deflate expands at most 1032:1); the header is corrupt or the file truncated");
+}
+
 void read_fully(Input& in, const Header& h, void* dst, size_t n, uint64_t done) {
   size_t got = in.read(dst, n);
   if (got < n)
@@ -262,89 +372,96 @@ void widen(const uint8_t* p, size_t bytes, size_t esize, int64_t* out) {
   }
 }
 
-void read_data(Input& in, const Header& h, const Tensor& t) {
-  if (h.data_bytes == 0) return;
-  const size_t esize = h.type->disk_size;
-  if (esize == dtype_size(t.dtype())) {
-    // Same width on disk and in memory: read straight into the tensor, no second copy.
-    uint8_t* dst = static_cast<uint8_t*>(t.raw_data());
-    for (uint64_t done = 0; done < h.data_bytes;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, h.data_bytes - done));
-      read_fully(in, h, dst + done, n, done);
-      to_host_order(dst + done, n, esize);
-      done += n;
+// The result's storage: a 1-D tensor of the result dtype that grows, doubling and capped at
+// the declared element count, only when the data read so far needs the room.
+class GrowingBuffer {
+ public:
+  GrowingBuffer(DType dt, int64_t final_numel, int64_t first_numel)
+      : dtype_(dt), final_(final_numel), buf_(empty({first_numel}, dtype(dt))) {}
+
+  // Makes room for `numel` elements, keeping the first `kept` ones; returns the data.
+  uint8_t* reserve(int64_t numel, int64_t kept) {
+    if (numel > buf_.numel()) {
+      const int64_t next = std::min(final_, std::max(numel, 2 * buf_.numel()));
+      Tensor bigger = empty({next}, dtype(dtype_));
+      std::memcpy(bigger.raw_data(), buf_.raw_data(),
+                  static_cast<size_t>(kept) * dtype_size(dtype_));
+      buf_ = bigger;  // the old buffer goes back to the allocator here
     }
-    return;
+    return static_cast<uint8_t*>(buf_.raw_data());
   }
-  // Narrow integers widen to int64 through a chunk-sized scratch buffer.
-  std::vector<uint8_t> chunk(kChunk);  // a multiple of every element size
-  int64_t* out = t.data_ptr<int64_t>();
+  // Once full, the buffer becomes the tensor: a view, no copy.
+  Tensor finish(const Shape& dims) const { return buf_.view(dims); }
+
+ private:
+  DType dtype_;
+  int64_t final_;
+  Tensor buf_;
+};
+
+// Reads the data after the header into a tensor whose storage starts at `first_bytes` (of the
+// file's element size; data_bytes when the size is already known to be real) and grows.
+Tensor read_data(Input& in, const Header& h, uint64_t first_bytes) {
+  const DType dt = h.type->dtype;
+  if (h.data_bytes == 0) return empty(h.dims, dtype(dt));
+  const size_t esize = h.type->disk_size;
+  const int64_t numel = static_cast<int64_t>(h.data_bytes / esize);
+  const int64_t first = std::max<int64_t>(1, static_cast<int64_t>(first_bytes / esize));
+  GrowingBuffer dst(dt, numel, std::min(numel, first));
+  const bool same_width = esize == dtype_size(dt);
+  std::vector<uint8_t> chunk(same_width ? 0 : kChunk);  // a multiple of every element size
   for (uint64_t done = 0; done < h.data_bytes;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, h.data_bytes - done));
-    read_fully(in, h, chunk.data(), n, done);
-    widen(chunk.data(), n, esize, out + done / esize);
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, h.data_bytes - done));
+    const int64_t have = static_cast<int64_t>(done / esize);
+    uint8_t* base = dst.reserve(static_cast<int64_t>((done + n) / esize), have);
+    if (same_width) {  // same width on disk and in memory: read straight into the tensor
+      read_fully(in, h, base + done, n, done);
+      to_host_order(base + done, n, esize);
+    } else {  // narrow integers widen to int64 through the chunk buffer
+      read_fully(in, h, chunk.data(), n, done);
+      widen(chunk.data(), n, esize, reinterpret_cast<int64_t*>(base) + have);
+    }
     done += n;
   }
+  return dst.finish(h.dims);
 }
 
-// Reads the data after the header, then checks the data ended exactly where the header said.
-Tensor read_body(Input& in, const Header& h) {
-  Tensor t = empty(h.dims, dtype(h.type->dtype));
-  read_data(in, h, t);
-  uint8_t extra;
-  if (in.read(&extra, 1) != 0)
-    fail_file(kRead, in.path(), "more bytes after the data (file longer than its header says)");
+// After the data the source must end. The bytes after it are counted (up to kTailCount) to
+// say how many; for gzip, reading to the end also makes zlib check the CRC and length.
+void check_end(Input& in, const Header& h) {
+  uint8_t first;
+  if (in.read(&first, 1) == 0) return;
+  std::vector<uint8_t> scratch(kChunk);
+  uint64_t extra = 1;
+  size_t got;
+  while (extra < kTailCount && (got = in.read(scratch.data(), kChunk)) > 0) extra += got;
+  check_data_size(in.path(), h, h.data_bytes + extra, extra >= kTailCount);
+}
+
+Tensor read_raw(const std::string& path, Fd fd, uint64_t file_size) {
+  RawInput in(path, std::move(fd));
+  Header h = read_header(in);
+  // header_bytes <= file_size unless the file shrank while being read; then reading reports it.
+  check_data_size(path, h, file_size >= h.header_bytes ? file_size - h.header_bytes : 0, false);
+  Tensor t = read_data(in, h, h.data_bytes);  // the size on disk is real: one allocation
+  check_end(in, h);
   in.close();
   return t;
 }
 
-Tensor read_raw(const std::string& path, FilePtr file, uint64_t file_size) {
-  RawInput in(path, std::move(file));
-  Header h = read_header(in);
-  // header_bytes <= file_size unless the file shrank while being read; then reading reports it.
-  check_data_size(path, h, file_size >= h.header_bytes ? file_size - h.header_bytes : 0, false);
-  return read_body(in, h);
-}
-
-// The gzip trailer's ISIZE: the uncompressed size mod 2^32, little-endian in the last 4 bytes.
-uint32_t gzip_isize(const std::string& path, std::FILE* f, uint64_t file_size) {
+Tensor read_gzip(const std::string& path, Fd fd, uint64_t file_size) {
   constexpr uint64_t kMinGzip = 18;  // 10-byte header + 8-byte trailer
   if (file_size < kMinGzip)
     fail_file(kRead, path, "not a complete gzip stream: the file holds ", file_size,
               " bytes, a gzip file has at least ", kMinGzip);
-  uint8_t b[4];
-  if (std::fseek(f, -4, SEEK_END) != 0 || std::fread(b, 1, 4, f) != 4)
-    fail_file(kRead, path, "read error (", std::strerror(errno), ")");
-  return uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
-}
-
-// Decompresses the rest of the stream without keeping it, to tell a damaged stream (a cut-off
-// download: zlib reports it) from a header whose sizes are wrong. Counting stops a little past
-// the expected size so a gzip bomb costs time, not memory, and not unbounded time.
-void diagnose_gzip(Input& in, const Header& h) {
-  const uint64_t cap = h.data_bytes + (uint64_t{64} << 20);
-  std::vector<uint8_t> scratch(kChunk);
-  uint64_t held = 0;
-  size_t got;
-  while (held < cap && (got = in.read(scratch.data(), kChunk)) > 0) held += got;
-  check_data_size(in.path(), h, held, held >= cap);
-}
-
-Tensor read_gzip(const std::string& path, uint32_t isize) {
-  Header h;
-  {
-    GzInput in(path);
-    h = read_header(in);
-    const uint64_t total = h.header_bytes + h.data_bytes;
-    if (static_cast<uint32_t>(total) == isize) return read_body(in, h);
-    // The sizes disagree. Usually that is damage; but a stream of several gzip members has
-    // only the last member's size in the trailer, so a stream that decompresses to exactly
-    // the expected size is read after all.
-    diagnose_gzip(in, h);
-  }
-  GzInput in(path);
-  read_header(in);
-  return read_body(in, h);
+  GzInput in(path, std::move(fd));
+  Header h = read_header(in);
+  check_gzip_bound(path, h, file_size);
+  const uint64_t trusted = std::min(file_size, kMaxTensorBytes) * kTrustedRatio;  // no overflow
+  Tensor t = read_data(in, h, kFirstGrowth + trusted);
+  check_end(in, h);
+  in.close();
+  return t;
 }
 
 // ------------------------------------------------------------------------------- writing
@@ -505,25 +622,15 @@ void write_data(Output& out, const Tensor& c) {
 }  // namespace
 
 Tensor read_idx(const std::string& path) {
-  FilePtr file(std::fopen(path.c_str(), "rb"));
-  if (!file) fail_file(kRead, path, "cannot open file (", std::strerror(errno), ")");
-  struct stat st;
-  if (::fstat(::fileno(file.get()), &st) != 0)
-    fail_file(kRead, path, "cannot stat file (", std::strerror(errno), ")");
-  // The size checks need a real size: directories, pipes and devices are refused.
-  if (!S_ISREG(st.st_mode)) fail_file(kRead, path, "not a regular file");
-  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  uint64_t file_size = 0;
+  Fd fd = open_regular(path, &file_size);
   uint8_t magic[2] = {0, 0};
-  size_t got = std::fread(magic, 1, 2, file.get());
+  const ssize_t got = ::pread(fd.get(), magic, 2, 0);
+  if (got < 0) fail_file(kRead, path, "read error (", std::strerror(errno), ")");
   // Detected by content, not by name: a .gz that was already unpacked still reads.
-  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-    uint32_t isize = gzip_isize(path, file.get(), file_size);
-    file.reset();
-    return read_gzip(path, isize);
-  }
-  if (std::fseek(file.get(), 0, SEEK_SET) != 0)
-    fail_file(kRead, path, "cannot seek (", std::strerror(errno), ")");
-  return read_raw(path, std::move(file), file_size);
+  if (got == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+    return read_gzip(path, std::move(fd), file_size);
+  return read_raw(path, std::move(fd), file_size);
 }
 
 void write_idx(const std::string& path, const Tensor& tensor, bool gzip) {

@@ -2,10 +2,22 @@
 // then one 32-bit big-endian size per dimension, then the elements, big-endian, row-major.
 // Files may be raw or gzip-compressed (detected by the gzip magic, not by the name).
 //
-// read_idx checks the magic, the type code, the rank and the dimensions against the number of
-// payload bytes the file holds (for gzip: the size recorded in the gzip trailer) BEFORE it
-// allocates, and checks after reading that the payload ended exactly where the header said.
-// Every problem throws glassbox::Error naming the file and what is wrong with it.
+// read_idx's promise, for any file however hostile: it ends in a tensor or in glassbox::Error
+// naming the file and what is wrong with it -- no crash, no hang, and no allocation larger
+// than the input can justify:
+// - Only regular files are read. A FIFO, a device (/dev/zero) or a directory is refused at
+//   once (the open does not block on a FIFO without a writer).
+// - The header is checked first: magic, type code, rank, and a product of dimensions of at
+//   most 16 GiB in memory.
+// - Raw files: the dimensions must match the file size before anything is allocated.
+// - gzip files: the declared size (header included) must fit what the compressed bytes can
+//   produce -- at most 1032 bytes per compressed byte, deflate's maximum expansion -- before
+//   anything is allocated; within that, the tensor's buffer starts at min(declared size,
+//   4 MiB + 8 x the compressed size) and grows only as data really arrives, so a forged
+//   header or gzip trailer costs at most about twice the data actually present.
+// - After reading, the data must end exactly where the header says (a cut-off, padded, or
+//   shrinking file is an Error), and zlib checks every gzip member's CRC and length.
+//   Multi-member gzip streams are read.
 #pragma once
 
 #include <string>

@@ -4,6 +4,10 @@
 // result does not depend on the host's byte order.
 #include "datasets/md5.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -36,86 +40,90 @@ inline uint32_t load_le32(const uint8_t* p) {
   return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
 }
 
-class Md5 {
- public:
-  void update(const uint8_t* data, size_t size) {
-    total_bytes_ += size;
-    if (buffered_ > 0) {  // top up a partial block first
-      size_t take = std::min(size, sizeof(block_) - buffered_);
-      std::memcpy(block_ + buffered_, data, take);
-      buffered_ += take, data += take, size -= take;
-      if (buffered_ < sizeof(block_)) return;
-      transform(block_);
-      buffered_ = 0;
-    }
-    for (; size >= 64; data += 64, size -= 64) transform(data);
-    std::memcpy(block_, data, size);
-    buffered_ = size;
-  }
-
-  std::string hex_digest() {
-    // Padding: 0x80, zeros up to 56 mod 64, then the message length in bits (mod 2^64).
-    const uint64_t bits = total_bytes_ * 8;
-    uint8_t pad[72] = {0x80};
-    size_t pad_len = (buffered_ < 56 ? 56 : 120) - buffered_;
-    for (int i = 0; i < 8; ++i) pad[pad_len + i] = static_cast<uint8_t>(bits >> (8 * i));
-    update(pad, pad_len + 8);
-    static const char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (uint32_t word : state_)
-      for (int i = 0; i < 4; ++i) {
-        uint8_t byte = static_cast<uint8_t>(word >> (8 * i));  // the digest is little-endian
-        out += kHex[byte >> 4];
-        out += kHex[byte & 15];
-      }
-    return out;
-  }
-
- private:
-  void transform(const uint8_t* block) {
-    uint32_t x[16];
-    for (int i = 0; i < 16; ++i) x[i] = load_le32(block + 4 * i);
-    uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
-    for (int i = 0; i < 64; ++i) {
-      const int round = i / 16;
-      uint32_t f;
-      int k;  // which message word this step mixes in
-      if (round == 0) {
-        f = (b & c) | (~b & d), k = i;
-      } else if (round == 1) {
-        f = (b & d) | (c & ~d), k = (5 * i + 1) % 16;
-      } else if (round == 2) {
-        f = b ^ c ^ d, k = (3 * i + 5) % 16;
-      } else {
-        f = c ^ (b | ~d), k = (7 * i) % 16;
-      }
-      const uint32_t rotated = b + rotl(a + f + x[k] + kSine[i], kShift[round][i % 4]);
-      a = d, d = c, c = b, b = rotated;
-    }
-    state_[0] += a, state_[1] += b, state_[2] += c, state_[3] += d;
-  }
-
-  uint32_t state_[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
-  uint8_t block_[64] = {};
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
-};
-
 struct FileCloser {
   void operator()(std::FILE* f) const { std::fclose(f); }
 };
 
 }  // namespace
 
+void Md5::update(const void* bytes, size_t size) {
+  const uint8_t* data = static_cast<const uint8_t*>(bytes);
+  total_bytes_ += size;
+  if (buffered_ > 0) {  // top up a partial block first
+    size_t take = std::min(size, sizeof(block_) - buffered_);
+    std::memcpy(block_ + buffered_, data, take);
+    buffered_ += take, data += take, size -= take;
+    if (buffered_ < sizeof(block_)) return;
+    transform(block_);
+    buffered_ = 0;
+  }
+  for (; size >= 64; data += 64, size -= 64) transform(data);
+  std::memcpy(block_, data, size);
+  buffered_ = size;
+}
+
+std::string Md5::hex_digest() {
+  // Padding: 0x80, zeros up to 56 mod 64, then the message length in bits (mod 2^64).
+  const uint64_t bits = total_bytes_ * 8;
+  uint8_t pad[72] = {0x80};
+  size_t pad_len = (buffered_ < 56 ? 56 : 120) - buffered_;
+  for (int i = 0; i < 8; ++i) pad[pad_len + i] = static_cast<uint8_t>(bits >> (8 * i));
+  update(pad, pad_len + 8);
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (uint32_t word : state_)
+    for (int i = 0; i < 4; ++i) {
+      uint8_t byte = static_cast<uint8_t>(word >> (8 * i));  // the digest is little-endian
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    }
+  return out;
+}
+
+void Md5::transform(const uint8_t* block) {
+  uint32_t x[16];
+  for (int i = 0; i < 16; ++i) x[i] = load_le32(block + 4 * i);
+  uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3];
+  for (int i = 0; i < 64; ++i) {
+    const int round = i / 16;
+    uint32_t f;
+    int k;  // which message word this step mixes in
+    if (round == 0) {
+      f = (b & c) | (~b & d), k = i;
+    } else if (round == 1) {
+      f = (b & d) | (c & ~d), k = (5 * i + 1) % 16;
+    } else if (round == 2) {
+      f = b ^ c ^ d, k = (3 * i + 5) % 16;
+    } else {
+      f = c ^ (b | ~d), k = (7 * i) % 16;
+    }
+    const uint32_t rotated = b + rotl(a + f + x[k] + kSine[i], kShift[round][i % 4]);
+    a = d, d = c, c = b, b = rotated;
+  }
+  state_[0] += a, state_[1] += b, state_[2] += c, state_[3] += d;
+}
+
 std::string md5_hex(const void* data, size_t size) {
   Md5 md5;
-  md5.update(static_cast<const uint8_t*>(data), size);
+  md5.update(data, size);
   return md5.hex_digest();
 }
 
 std::string md5_file(const std::string& path) {
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  // O_NONBLOCK so a FIFO without a writer cannot block the open; fstat before reading so a
+  // FIFO or a device (/dev/zero never ends) is refused.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  GB_CHECK(fd >= 0, "md5_file: ", path, ": cannot open file (", std::strerror(errno), ")");
+  std::unique_ptr<std::FILE, FileCloser> file(::fdopen(fd, "rb"));
+  if (!file) ::close(fd);
   GB_CHECK(file, "md5_file: ", path, ": cannot open file (", std::strerror(errno), ")");
+  struct stat st;
+  GB_CHECK(::fstat(fd, &st) == 0, "md5_file: ", path, ": cannot stat file (", std::strerror(errno),
+           ")");
+  GB_CHECK(S_ISREG(st.st_mode), "md5_file: ", path,
+           ": not a regular file (a directory, FIFO or device cannot be checksummed)");
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags >= 0) ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   // Streamed 1 MiB at a time so a large file never has to fit in memory.
   std::vector<uint8_t> chunk(size_t{1} << 20);
   Md5 md5;

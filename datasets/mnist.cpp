@@ -1,12 +1,25 @@
+// MNIST / Fashion-MNIST: the data set facts (file names, MD5s, mirrors), the reader that checks
+// the files before trusting them, and locate_dataset, which finds the files or downloads them.
+//
+// A download must never leave half a data set behind that a later run could mistake for the
+// real one, nor an empty folder that looks like one: each file goes to a uniquely named
+// temporary file next to its destination, is MD5-checked, and only then renamed into place
+// (atomic on one file system). On failure the temporary file is removed, and so is every
+// folder this run created that is still empty; a folder that received a verified file stays,
+// so the next run resumes. The error lists every URL tried and why each failed (the reason is
+// curl's own error line, truncated, or wget's exit status in words).
 #include "datasets/mnist.h"
 
-#include <spawn.h>
-#include <sys/wait.h>
 #include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <sstream>
 
@@ -72,35 +85,84 @@ std::string find_file(const std::string& dir, const DataFile& file) {
   return "";
 }
 
-// MD5 of the decompressed contents of a .gz file ("" if it is not a readable gzip file).
+// The most a canonical payload can decompress to (the largest, train images, is 47 MB): a
+// .gz that decompresses to more is not the canonical file, and hashing stops there, so a
+// gzip bomb under a data file's name costs bounded time and no memory.
+constexpr uint64_t kMaxPayloadBytes = uint64_t{256} << 20;
+
+// MD5 of the decompressed contents of a .gz file, streamed ("" if it is not a readable gzip
+// file or decompresses to more than kMaxPayloadBytes).
 std::string gunzip_md5(const std::string& path) {
   gzFile gz = gzopen(path.c_str(), "rb");
   if (gz == nullptr) return "";
-  std::vector<unsigned char> bytes, chunk(1 << 20);
+  std::vector<unsigned char> chunk(1 << 20);
+  Md5 md5;
+  uint64_t total = 0;
   int n;
-  while ((n = gzread(gz, chunk.data(), static_cast<unsigned>(chunk.size()))) > 0)
-    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + n);
-  const bool ok = n == 0;
+  while ((n = gzread(gz, chunk.data(), static_cast<unsigned>(chunk.size()))) > 0) {
+    md5.update(chunk.data(), static_cast<size_t>(n));
+    total += static_cast<uint64_t>(n);
+    if (total > kMaxPayloadBytes) break;
+  }
+  const bool ok = n == 0 && total <= kMaxPayloadBytes;
   gzclose(gz);
-  return ok ? md5_hex(bytes.data(), bytes.size()) : "";
+  return ok ? md5.hex_digest() : "";
 }
 
-// Runs argv[0] from PATH with stdout/stderr discarded; returns its exit status (-1: no start).
-int run_quietly(const std::vector<std::string>& args) {
+// At most this much of a program's error output goes into a message (it is not ours to trust).
+constexpr size_t kMaxReason = 200;
+
+std::string last_line_truncated(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  const size_t nl = text.rfind('\n');
+  if (nl != std::string::npos) text.erase(0, nl + 1);  // the last line says what failed
+  if (text.size() > kMaxReason) text = text.substr(0, kMaxReason) + "...";
+  return text;
+}
+
+// Runs argv[0] from PATH with stdout discarded and stderr captured; returns its exit status
+// (-1: it did not start or was killed) and the last line of its error output.
+struct RunResult {
+  int status = -1;
+  std::string error;
+};
+RunResult run_captured(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return {-1, std::string("pipe: ") + std::strerror(errno)};
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);  // dup2 clears O_CLOEXEC
   pid_t pid;
   const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return -1;
+  ::close(pipe_fds[1]);
+  RunResult result;
+  if (rc != 0) {
+    ::close(pipe_fds[0]);
+    result.error = std::string("cannot run ") + args[0] + " (" + std::strerror(rc) + ")";
+    return result;
+  }
+  // Read to EOF before waiting, so a chatty child cannot block on a full pipe; keep 4 KiB.
+  std::string err;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(pipe_fds[0], buf, sizeof(buf))) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    if (err.size() < 4096) err.append(buf, static_cast<size_t>(n));
+  }
+  ::close(pipe_fds[0]);
   int status = 0;
-  if (waitpid(pid, &status, 0) < 0) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.error = last_line_truncated(err);
+  return result;
 }
 
 bool on_path(const std::string& program) {
@@ -113,47 +175,152 @@ bool on_path(const std::string& program) {
   return false;
 }
 
-// Fetches url into dest with curl (preferred: it also reads file:// URLs) or wget.
-bool fetch(const std::string& url, const std::string& dest) {
-  if (on_path("curl"))
-    return run_quietly({"curl", "-fsSL", "--connect-timeout", "15", "-o", dest, url}) == 0;
-  if (on_path("wget")) return run_quietly({"wget", "-q", "-T", "15", "-O", dest, url}) == 0;
-  return false;
+// wget prints nothing useful with -q; its exit status says which kind of failure it was.
+std::string wget_reason(int status) {
+  switch (status) {
+    case 3:
+      return "wget: cannot write the file";
+    case 4:
+      return "wget: network failure";
+    case 5:
+      return "wget: SSL verification failed";
+    case 6:
+      return "wget: authentication failed";
+    case 8:
+      return "wget: the server answered with an error (e.g. 404)";
+    default:
+      return "wget failed (exit status " + std::to_string(status) + ")";
+  }
+}
+
+// The most a download may write: far more than any data file, far less than a disk.
+constexpr const char* kMaxDownloadBytes = "268435456";  // 256 MiB
+
+// Fetches url into dest with curl (preferred: it also reads file:// URLs) or wget. Returns ""
+// on success, else why it failed. A stalled mirror is abandoned (no hang): curl after 15 s
+// without a connection or 60 s below 1 KB/s, wget after 15 s of silence, twice.
+std::string fetch(const std::string& url, const std::string& dest) {
+  if (on_path("curl")) {
+    const RunResult r =
+        run_captured({"curl", "-fsSL", "--connect-timeout", "15", "--speed-limit", "1024",
+                      "--speed-time", "60", "--max-filesize", kMaxDownloadBytes, "-o", dest, url});
+    if (r.status == 0) return "";
+    return !r.error.empty() ? r.error
+                            : "curl failed (exit status " + std::to_string(r.status) + ")";
+  }
+  const RunResult r = run_captured({"wget", "-q", "-T", "15", "-t", "2", "-O", dest, url});
+  if (r.status == 0) return "";
+  return !r.error.empty() ? r.error : wget_reason(r.status);
+}
+
+// The folders a download creates, removed again (deepest first, and only while empty) unless
+// the download succeeds: a failed run must not leave an empty data/mnist behind. A folder
+// that received a verified file is not empty, so it stays and a later run resumes.
+class CreatedDirs {
+ public:
+  // Creates dir and any missing parents; returns "" or what went wrong.
+  std::string create(const fs::path& dir) {
+    std::error_code ec;
+    for (fs::path p = dir; !p.empty() && !fs::exists(p, ec); p = p.parent_path()) {
+      created_.push_back(p);
+      if (p == p.parent_path()) break;
+    }
+    fs::create_directories(dir, ec);
+    if (ec) return "cannot create " + dir.string() + " (" + ec.message() + ")";
+    return "";
+  }
+  void keep() { created_.clear(); }
+  ~CreatedDirs() {
+    std::error_code ec;
+    for (const fs::path& p : created_) fs::remove(p, ec);  // fails, harmlessly, unless empty
+  }
+
+ private:
+  std::vector<fs::path> created_;  // deepest first
+};
+
+// A uniquely named temporary file next to the destination (so the rename is atomic and two
+// concurrent downloads do not share it), removed unless it was renamed into place.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& dest) {
+    const fs::path d(dest);
+    std::string tmpl = (d.parent_path() / ("." + d.filename().string() + ".XXXXXX")).string();
+    const int fd = ::mkstemp(tmpl.data());
+    if (fd < 0) {
+      error_ = "cannot create a temporary file next to " + dest + " (" + std::strerror(errno) + ")";
+      return;
+    }
+    ::fchmod(fd, 0644);  // mkstemp's 0600 would make the data private to this user
+    ::close(fd);
+    path_ = tmpl;
+  }
+  ~TempFile() {
+    std::error_code ec;
+    if (!path_.empty()) fs::remove(path_, ec);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+  const std::string& error() const { return error_; }
+  // Renames the file to dest; returns "" or what went wrong.
+  std::string commit(const std::string& dest) {
+    std::error_code ec;
+    fs::rename(path_, dest, ec);
+    if (ec) return "cannot rename " + path_ + " to " + dest + " (" + ec.message() + ")";
+    path_.clear();
+    return "";
+  }
+
+ private:
+  std::string path_, error_;
+};
+
+// Downloads one file from each mirror in turn into a temporary file, MD5-checks it and renames
+// it into place. Returns "" on success, else every URL tried and why it failed.
+std::string download_file(const IdxDatasetInfo& info, const DataFile& file, const fs::path& dir,
+                          std::ostream* log) {
+  const std::string dest = (dir / file.name).string() + ".gz";
+  std::string tried;
+  for (const char* mirror : info.mirrors) {
+    const std::string url = std::string(mirror) + file.name + ".gz";
+    if (log) *log << "downloading " << url << "\n";
+    TempFile part(dest);
+    if (!part.error().empty()) return part.error();
+    std::string problem = fetch(url, part.path());
+    if (problem.empty()) problem = check_md5(part.path(), file);
+    if (problem.empty()) return part.commit(dest);
+    tried += "\n  " + url + ": " + problem;
+  }
+  if (info.mirrors.empty()) tried = " no mirror is known";
+  return std::string("could not download ") + file.name + ".gz, tried:" + tried;
 }
 
 // Downloads the four files into dir, each verified before it is renamed into place. Returns
-// "" on success, else what went wrong.
+// "" on success, else what went wrong; then no temporary file is left, and no folder this
+// run created unless a verified file landed in it.
 std::string download(const IdxDatasetInfo& info, const std::string& dir, std::ostream* log) {
   if (!on_path("curl") && !on_path("wget")) return "neither curl nor wget is installed";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return "cannot create " + dir + " (" + ec.message() + ")";
+  CreatedDirs created;
+  std::string problem = created.create(dir);
+  if (!problem.empty()) return problem;
+  int kept = 0;
   for (const DataFile& file : info.files) {
     const std::string dest = (fs::path(dir) / file.name).string() + ".gz";
-    if (is_file(dest) && check_md5(dest, file).empty()) continue;
-    const std::string part = dest + ".part";
-    bool done = false;
-    std::string tried;
-    for (const char* mirror : info.mirrors) {
-      const std::string url = std::string(mirror) + file.name + ".gz";
-      if (log) *log << "downloading " << url << "\n";
-      if (!fetch(url, part)) {
-        tried += "\n  " + url + ": download failed";
-        continue;
-      }
-      const std::string problem = check_md5(part, file);
-      if (!problem.empty()) {
-        tried += "\n  " + url + ": " + problem;
-        continue;
-      }
-      fs::rename(part, dest, ec);
-      if (ec) return "cannot rename " + part + " to " + dest + " (" + ec.message() + ")";
-      done = true;
-      break;
+    if (is_file(dest) && check_md5(dest, file).empty()) {
+      ++kept;
+      continue;
     }
-    fs::remove(part, ec);
-    if (!done) return std::string("could not download ") + file.name + ".gz:" + tried;
+    problem = download_file(info, file, dir, log);
+    if (!problem.empty()) {
+      if (kept > 0)
+        problem += "\n  (kept the " + std::to_string(kept) + " verified file" +
+                   (kept > 1 ? "s" : "") + " already in " + dir + "; a new run resumes)";
+      return problem;
+    }
+    ++kept;
   }
+  created.keep();
   return "";
 }
 

@@ -85,8 +85,10 @@ class FashionMNIST : public MNIST {
 // Where the four files of `info` are. In order: `explicit_dir` if not empty (it must hold them),
 // then each of `candidates` that holds all four; else, when allow_download, the files are
 // downloaded from info.mirrors into download_dir (curl or wget, MD5-checked, atomic rename).
-// Files found are MD5-checked too: a folder with a damaged file is an error, not skipped.
-// When all fails, the Error lists the places tried and says how to provide the files.
+// A failed download leaves no temporary file, and removes the folders it created unless a
+// verified file landed in them (then a new run resumes). Files found are MD5-checked too: a
+// folder with a damaged file is an error, not skipped. When all fails, the Error lists the
+// places tried, every URL tried and why it failed, and says how to provide the files.
 struct LocateOptions {
   std::string explicit_dir;
   std::vector<std::string> candidates;

@@ -1,14 +1,20 @@
 // datasets/: the DataLoader (order, batching, background thread, errors), the MNIST reader on
 // small generated IDX files, and finding / downloading data (file:// mirrors stand in for
-// the internet).
+// the internet), including that a failed download leaves no folder or partial file behind.
 #include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
+#include "temp_dir.h"
 #include "datasets/dataloader.h"
 #include "datasets/idx.h"
 #include "datasets/md5.h"
@@ -21,23 +27,6 @@ using doctest::Contains;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh, empty folder removed at scope exit.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() /
-           ("glassbox_" + tag + "_" + std::to_string(getpid()) + "_" + std::to_string(counter()++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
-};
 
 // Example i is the scalar i; get_batch can be told to fail at one index.
 struct Counting : Dataset {
@@ -72,6 +61,47 @@ void write_fake_mnist(const std::string& dir, int64_t n, bool gzip, const char* 
   const std::string ext = gzip ? ".gz" : "";
   write_idx(dir + "/" + images_name + ext, images, gzip);
   write_idx(dir + "/" + labels_name + ext, from_vector(labels).to(DType::UInt8), gzip);
+}
+
+bool have_curl() { return system("command -v curl >/dev/null 2>&1") == 0; }
+
+// A made-up four-file data set served from file:// mirrors: `good` holds the canonical files
+// (their MD5s are the data set's), `bad` other content under the same names, `half` only the
+// first two canonical files. Not copyable: info points into sums and urls.
+struct FakeMirrors {
+  const char* names[4] = {"a-images", "a-labels", "b-images", "b-labels"};
+  TempDir good{"glassbox_mirror"}, bad{"glassbox_bad_mirror"}, half{"glassbox_half_mirror"};
+  std::string sums[4];
+  std::vector<std::string> urls;
+  IdxDatasetInfo info = mnist_info();
+
+  FakeMirrors() {
+    write_fake_mnist(good.path.string(), 8, true, names[0], names[1]);
+    write_fake_mnist(good.path.string(), 4, true, names[2], names[3]);
+    write_fake_mnist(bad.path.string(), 9, true, names[0], names[1]);  // wrong content
+    for (int i = 0; i < 2; ++i) {
+      const std::string name = std::string(names[i]) + ".gz";
+      fs::copy_file(good.file(name), half.file(name));
+    }
+    for (int i = 0; i < 4; ++i) sums[i] = md5_file(good.file(std::string(names[i]) + ".gz"));
+    info.name = "Tiny";
+    for (int i = 0; i < 4; ++i) info.files[size_t(i)] = {names[i], sums[i].c_str(), "-"};
+  }
+  static std::string url(const TempDir& dir) { return "file://" + dir.path.string() + "/"; }
+  void use(std::vector<std::string> mirror_urls) {
+    urls = std::move(mirror_urls);
+    info.mirrors.clear();
+    for (const std::string& u : urls) info.mirrors.push_back(u.c_str());
+  }
+};
+
+std::string error_of(const IdxDatasetInfo& info, const LocateOptions& options) {
+  try {
+    locate_dataset(info, options);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 }  // namespace
@@ -195,16 +225,16 @@ TEST_SUITE("datasets") {
   TEST_CASE("MNIST rejects files that are not MNIST, naming them") {
     TempDir dir("mnist_bad");
     const std::string d = dir.path.string();
-    write_idx(dir / "t10k-images-idx3-ubyte", zeros({4, 28, 28}, dtype(DType::UInt8)));
-    write_idx(dir / "t10k-labels-idx1-ubyte", zeros({5}, dtype(DType::UInt8)));
+    write_idx(dir.file("t10k-images-idx3-ubyte"), zeros({4, 28, 28}, dtype(DType::UInt8)));
+    write_idx(dir.file("t10k-labels-idx1-ubyte"), zeros({5}, dtype(DType::UInt8)));
     const std::string count_problem =
-        "has 4 images but " + (dir / "t10k-labels-idx1-ubyte") + " has 5 labels";
+        "has 4 images but " + (dir.file("t10k-labels-idx1-ubyte")) + " has 5 labels";
     CHECK_THROWS_WITH_AS(MNIST(d, Split::Test, std::nullopt, false),
                          Contains(count_problem.c_str()), Error);
-    write_idx(dir / "t10k-labels-idx1-ubyte", full({4}, 12, dtype(DType::UInt8)));
+    write_idx(dir.file("t10k-labels-idx1-ubyte"), full({4}, 12, dtype(DType::UInt8)));
     CHECK_THROWS_WITH_AS(MNIST(d, Split::Test, std::nullopt, false),
                          Contains("label 12 at index 0 is not a class 0-9"), Error);
-    write_idx(dir / "t10k-images-idx3-ubyte", zeros({4, 28, 27}, dtype(DType::UInt8)));
+    write_idx(dir.file("t10k-images-idx3-ubyte"), zeros({4, 28, 27}, dtype(DType::UInt8)));
     CHECK_THROWS_WITH_AS(MNIST(d, Split::Test, std::nullopt, false),
                          Contains("holds uint8 [4,28,27], expected uint8 [N,28,28]"), Error);
     // With MD5 checks on (the default), made-up files are refused before they are parsed.
@@ -218,74 +248,157 @@ TEST_SUITE("datasets") {
     write_fake_mnist(dir.path.string(), 4, true, "b-images", "b-labels");
     static std::string sums[4];
     const char* names[4] = {"a-images", "a-labels", "b-images", "b-labels"};
-    for (int i = 0; i < 4; ++i) sums[i] = md5_file(dir / (std::string(names[i]) + ".gz"));
+    for (int i = 0; i < 4; ++i) sums[i] = md5_file(dir.file(std::string(names[i]) + ".gz"));
     IdxDatasetInfo info = mnist_info();
     info.name = "Tiny";
     for (int i = 0; i < 4; ++i) info.files[size_t(i)] = {names[i], sums[i].c_str(), "-"};
 
     LocateOptions options;
     options.allow_download = false;
-    options.candidates = {dir / "nothing-here", dir.path.string()};
+    options.candidates = {dir.file("nothing-here"), dir.path.string()};
     CHECK(locate_dataset(info, options) == dir.path.string());
-    options.explicit_dir = dir / "nothing-here";
+    options.explicit_dir = dir.file("nothing-here");
     CHECK_THROWS_WITH_AS(locate_dataset(info, options),
                          Contains("nothing-here does not hold the four files"), Error);
     options.explicit_dir.clear();
 
     // One flipped byte in a found file: an error naming it, not a silent skip.
     {
-      std::fstream f(dir / "b-labels.gz", std::ios::in | std::ios::out | std::ios::binary);
+      std::fstream f(dir.file("b-labels.gz"), std::ios::in | std::ios::out | std::ios::binary);
       f.seekp(12);
       f.put('\x7f');
     }
-    const std::string damaged = dir / "b-labels.gz" + ": MD5";
+    const std::string damaged = dir.file("b-labels.gz") + ": MD5";
     CHECK_THROWS_WITH_AS(locate_dataset(info, options), Contains(damaged.c_str()), Error);
-    options.candidates = {dir / "nothing-here"};
-    const std::string not_found = "Tiny: data not found (looked in: " + dir / "nothing-here";
+    options.candidates = {dir.file("nothing-here")};
+    const std::string not_found = "Tiny: data not found (looked in: " + dir.file("nothing-here");
     CHECK_THROWS_WITH_AS(locate_dataset(info, options), Contains(not_found.c_str()), Error);
   }
 
   TEST_CASE("locate_dataset downloads from a mirror, checks MD5s, and tries the next mirror") {
-    if (system("command -v curl >/dev/null 2>&1") != 0) {
+    if (!have_curl()) {
       MESSAGE("skipped: curl is not installed (downloads use curl or wget; file:// needs curl)");
       return;
     }
-    TempDir mirror("mirror"), bad_mirror("bad_mirror"), target("download");
-    const char* names[4] = {"a-images", "a-labels", "b-images", "b-labels"};
-    write_fake_mnist(mirror.path.string(), 8, true, names[0], names[1]);
-    write_fake_mnist(mirror.path.string(), 4, true, names[2], names[3]);
-    write_fake_mnist(bad_mirror.path.string(), 9, true, names[0], names[1]);  // wrong content
-    static std::string sums[4];
-    for (int i = 0; i < 4; ++i) sums[i] = md5_file(mirror / (std::string(names[i]) + ".gz"));
-    IdxDatasetInfo info = mnist_info();
-    info.name = "Tiny";
-    for (int i = 0; i < 4; ++i) info.files[size_t(i)] = {names[i], sums[i].c_str(), "-"};
-    static std::string urls[2];
-    urls[0] = "file://" + bad_mirror.path.string() + "/";
-    urls[1] = "file://" + mirror.path.string() + "/";
-    info.mirrors = {urls[0].c_str(), urls[1].c_str()};
-
+    FakeMirrors m;
+    TempDir target("glassbox_download");
+    m.use({FakeMirrors::url(m.bad), FakeMirrors::url(m.good)});
     LocateOptions options;
-    options.download_dir = target / "tiny";
+    options.download_dir = target.file("tiny");
     std::ostringstream log;
     options.log = &log;
-    CHECK(locate_dataset(info, options) == options.download_dir);
+    CHECK(locate_dataset(m.info, options) == options.download_dir);
     for (int i = 0; i < 4; ++i)
-      CHECK(md5_file(options.download_dir + "/" + names[i] + ".gz") == sums[i]);
-    CHECK_FALSE(fs::exists(options.download_dir + "/a-images.gz.part"));
-    CHECK(log.str().find(urls[0] + "a-images.gz") != std::string::npos);
-
-    info.mirrors = {urls[0].c_str()};  // only the bad mirror: every file fails its MD5 or 404s
-    options.download_dir = target / "again";
-    CHECK_THROWS_WITH_AS(locate_dataset(info, options), Contains("could not download a-images.gz:"),
-                         Error);
-    try {
-      locate_dataset(info, options);
-    } catch (const Error& e) {
-      CHECK(std::string(e.what()).find("is not the canonical") != std::string::npos);
-      CHECK(std::string(e.what()).find("pass --data FOLDER") != std::string::npos);
+      CHECK(md5_file(options.download_dir + "/" + m.names[i] + ".gz") == m.sums[i]);
+    // exactly the four files: no temporary file left from the bad mirror's attempts
+    int entries = 0;
+    for (const auto& e : fs::directory_iterator(options.download_dir)) {
+      CAPTURE(e.path().string());
+      CHECK(e.path().extension() == ".gz");
+      CHECK(e.path().filename().string()[0] != '.');
+      ++entries;
     }
+    CHECK(entries == 4);
+    CHECK(log.str().find(m.urls[0] + "a-images.gz") != std::string::npos);
   }
+
+  TEST_CASE("a failed download leaves no folder and no partial file, and names every URL") {
+    if (!have_curl()) {
+      MESSAGE("skipped: curl is not installed");
+      return;
+    }
+    FakeMirrors m;
+    TempDir target("glassbox_download");
+    const std::string missing = "file://" + target.file("no-such-mirror") + "/";
+    m.use({FakeMirrors::url(m.bad), missing});
+    LocateOptions options;
+    options.download_dir = target.file("deep/er/tiny");  // three folders to create
+    const std::string msg = error_of(m.info, options);
+    CAPTURE(msg);
+    CHECK(msg.find("could not download a-images.gz, tried:") != std::string::npos);
+    // every URL, each with its reason: a wrong MD5, and curl's own error line
+    CHECK(msg.find(m.urls[0] + "a-images.gz: MD5 ") != std::string::npos);
+    CHECK(msg.find("is not the canonical") != std::string::npos);
+    CHECK(msg.find(missing + "a-images.gz: curl: (37)") != std::string::npos);
+    CHECK(msg.find("pass --data FOLDER") != std::string::npos);
+    CHECK_FALSE(fs::exists(target.file("deep")));  // nothing created survives the failure
+    CHECK(target.entries() == std::vector<std::string>{});
+
+    // A folder the user made is not removed, and is left as empty as it was.
+    fs::create_directories(target.file("mine"));
+    options.download_dir = target.file("mine");
+    CHECK(error_of(m.info, options).find("could not download a-images.gz") != std::string::npos);
+    REQUIRE(fs::is_directory(target.file("mine")));
+    CHECK(fs::is_empty(target.file("mine")));
+
+    // Verified files that landed stay (a new run resumes from them); nothing else does.
+    m.use({FakeMirrors::url(m.half)});
+    options.download_dir = target.file("half/tiny");
+    const std::string partial = error_of(m.info, options);
+    CHECK(partial.find("could not download b-images.gz") != std::string::npos);
+    CHECK(partial.find("kept the 2 verified files") != std::string::npos);
+    std::vector<std::string> landed;
+    for (const auto& e : fs::directory_iterator(options.download_dir))
+      landed.push_back(e.path().filename().string());
+    std::sort(landed.begin(), landed.end());
+    CHECK(landed == std::vector<std::string>{"a-images.gz", "a-labels.gz"});
+    m.use({FakeMirrors::url(m.good)});
+    std::ostringstream log;
+    options.log = &log;
+    CHECK(locate_dataset(m.info, options) == options.download_dir);
+    CHECK(log.str().find("a-images.gz") == std::string::npos);  // resumed, not fetched again
+    CHECK(log.str().find("b-labels.gz") != std::string::npos);
+  }
+
+#ifndef GLASSBOX_SANITIZED  // AddressSanitizer reserves terabytes of address space
+  TEST_CASE("check_md5 of a gzip bomb under a data file's name runs in bounded memory") {
+    // 320 MiB of zeros in a ~320 KB .gz whose MD5s are not the canonical ones: check_md5
+    // hashes the payload too (a recompressed copy may be right), and must stream it, stopping
+    // past the largest canonical payload, not collect it in memory.
+    TempDir dir("glassbox_bomb");
+    const std::string path = dir.file("train-images-idx3-ubyte.gz");
+    {
+      gzFile gz = gzopen(path.c_str(), "wb1");
+      REQUIRE(gz != nullptr);
+      const std::vector<char> zeros(size_t{1} << 20, 0);
+      for (int i = 0; i < 320; ++i)
+        REQUIRE(gzwrite(gz, zeros.data(), static_cast<unsigned>(zeros.size())) ==
+                static_cast<int>(zeros.size()));
+      REQUIRE(gzclose(gz) == Z_OK);
+    }
+    REQUIRE(fs::file_size(path) < (size_t{4} << 20));
+    const DataFile file{"train-images-idx3-ubyte", "0123456789abcdef0123456789abcdef",
+                        "fedcba9876543210fedcba9876543210"};
+    // In a child limited to what it maps now plus 128 MiB. Exit codes: 0 the mismatch was
+    // reported, 1 no mismatch, 2 bad_alloc, 3 another exception, 5 rlimit failed.
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      long pages = 0;
+      if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+        std::fclose(f);
+      }
+      const rlim_t limit =
+          static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) +
+          (rlim_t{128} << 20);
+      const struct rlimit rl = {limit, limit};
+      if (::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(5);
+      try {
+        ::_exit(check_md5(path, file).find("is not the canonical") != std::string::npos ? 0 : 1);
+      } catch (const std::bad_alloc&) {
+        ::_exit(2);
+      } catch (...) {
+        ::_exit(3);
+      }
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK_MESSAGE(WEXITSTATUS(status) == 0, "child exit ", WEXITSTATUS(status),
+                  " (1: no mismatch reported, 2: bad_alloc, 3: other exception, 5: rlimit)");
+  }
+#endif
 
   TEST_CASE("Fashion-MNIST from Debian's dataset-fashion-mnist") {
     const std::string dir = "/usr/share/datasets/fashion-mnist";

@@ -1,20 +1,31 @@
 // Tests for the IDX reader/writer (datasets/idx.h) and MD5 (datasets/md5.h): round trips for
 // every dtype, raw and gzip, the exact big-endian layout, every class of malformed file, and
 // the RFC 1321 vectors. Malformed files, and gzip streams, are built byte by byte here (stored
-// deflate blocks and a bitwise CRC-32), not with the writer under test.
+// deflate blocks and a bitwise CRC-32) or with zlib directly, not with the writer under test.
+// Hostile inputs: forged sizes that would make a reader allocate gigabytes (checked against the
+// allocator's peak, and in a child under an address-space limit), FIFOs, devices, and a file
+// that shrinks while it is read.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "temp_dir.h"
@@ -90,6 +101,36 @@ Bytes gzip_stored(const Bytes& data, int64_t isize = -1) {
   le32(out, crc32(data));
   le32(out, isize >= 0 ? static_cast<uint32_t>(isize) : static_cast<uint32_t>(data.size()));
   return out;
+}
+
+// A gzip member compressed by zlib itself (level 9), for streams that really shrink.
+Bytes gzip_zlib(const Bytes& data) {
+  z_stream z{};
+  REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  Bytes out(deflateBound(&z, static_cast<uLong>(data.size())));
+  z.next_in = const_cast<Bytef*>(data.data());
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = out.data();
+  z.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// Overwrites the trailer's ISIZE (the last 4 bytes, little-endian), forging the size.
+void forge_isize(Bytes& gz, uint64_t total) {
+  for (int i = 0; i < 4; ++i) gz[gz.size() - 4 + i] = static_cast<uint8_t>(total >> (8 * i));
+}
+
+// ~1 GB claimed by a 1 MiB stream: within deflate's 1032:1 bound, so only the growing buffer
+// stops a reader from allocating the claim; the trailer's ISIZE is forged to agree with it.
+Bytes forged_gigabyte() {
+  Bytes data(size_t{1} << 20);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 131 + (i >> 8));
+  Bytes gz = gzip_stored(concat(idx_header(0x08, {1000, 1000, 1000}), data));
+  forge_isize(gz, 16 + uint64_t{1000000000});
+  return gz;
 }
 
 // Runs f, which must throw glassbox::Error with every piece somewhere in its message.
@@ -290,6 +331,81 @@ TEST_SUITE("idx") {
     check_error([&] { read_idx(dir.path.string()); }, {dir.path.string(), "not a regular file"});
   }
 
+  TEST_CASE("a FIFO without a writer is refused at once, not waited on") {
+    TempDir dir;
+    const std::string fifo = dir.file("images.gz");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    for (int which = 0; which < 2; ++which) {
+      CAPTURE(which);  // 0: read_idx, 1: md5_file
+      auto outcome = std::async(std::launch::async, [&] {
+        try {
+          if (which == 0) {
+            read_idx(fifo);
+          } else {
+            md5_file(fifo);
+          }
+          return std::string("no error");
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      });
+      if (outcome.wait_for(std::chrono::seconds(10)) == std::future_status::timeout) {
+        // Unblock the reader (a writer that closes at once gives it end-of-file), then fail.
+        const int fd = ::open(fifo.c_str(), O_WRONLY);
+        if (fd >= 0) ::close(fd);
+        outcome.wait();
+        FAIL("reading a FIFO blocked for 10 s");
+      }
+      const std::string msg = outcome.get();
+      CHECK_MESSAGE(msg.find(fifo) != std::string::npos, msg);
+      CHECK_MESSAGE(msg.find("not a regular file") != std::string::npos, msg);
+    }
+  }
+
+  TEST_CASE("/dev/zero is refused as a device, not read forever") {
+    if (!fs::exists("/dev/zero")) {
+      MESSAGE("no /dev/zero; skipped");
+      return;
+    }
+    check_error([&] { read_idx("/dev/zero"); },
+                {"read_idx", "/dev/zero", "not a regular file", "character device"});
+    check_error([&] { md5_file("/dev/zero"); }, {"md5_file", "/dev/zero", "not a regular file"});
+    TempDir dir;
+    check_error([&] { read_idx(dir.path.string()); }, {dir.path.string(), "a directory"});
+  }
+
+  TEST_CASE("a raw file that shrinks while it is read fails as truncated") {
+    // A thread cuts the file at moments from before the open to after the read; every outcome
+    // must be the whole tensor (the cut came late) or an Error saying truncated, never a
+    // tensor with missing data.
+    TempDir dir;
+    const std::string path = dir.file("shrinking");
+    Bytes data(size_t{16} << 20);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 7 + (i >> 12));
+    const Bytes file = concat(idx_header(0x08, {16, 1024, 1024}), data);
+    int truncated = 0;
+    for (int attempt = 0; attempt < 12; ++attempt) {
+      CAPTURE(attempt);
+      write_bytes(path, file);
+      auto reader = std::async(std::launch::async, [&]() -> std::string {
+        try {
+          Tensor t = read_idx(path);
+          return t.to_vector<uint8_t>() == data ? "whole" : "wrong data";
+        } catch (const Error& e) {
+          return e.what();
+        }
+      });
+      std::this_thread::sleep_for(std::chrono::microseconds(250 * attempt));
+      REQUIRE(::truncate(path.c_str(), 16 + 1000) == 0);
+      const std::string outcome = reader.get();
+      if (outcome == "whole") continue;
+      CHECK_MESSAGE(outcome.find(path) != std::string::npos, outcome);
+      CHECK_MESSAGE(outcome.find("truncated") != std::string::npos, outcome);
+      ++truncated;
+    }
+    CHECK(truncated > 0);  // the first attempts cut the file before it can have been read
+  }
+
   TEST_CASE("an empty file") {
     TempDir dir;
     write_bytes(dir.file("empty"), {});
@@ -366,18 +482,135 @@ TEST_SUITE("idx") {
                 {dir.file("tiny.gz"), "not a complete gzip stream", "holds 5 bytes"});
   }
 
-  TEST_CASE("gzip: dimensions larger than the trailer's size fail before allocating") {
+  TEST_CASE("gzip: dimensions more than the compressed bytes can produce fail before allocating") {
     TempDir dir;
-    // 10^9 bytes promised, 10 present. An allocation first would take a gigabyte; the
-    // allocator's peak shows whether one happened.
+    // 10^9 bytes promised by a 49-byte file: deflate expands at most 1032:1. An allocation
+    // first would take a gigabyte; the allocator's peak shows whether one happened.
     const std::string path = dir.file("liar.gz");
-    write_bytes(path, gzip_stored(concat(idx_header(0x08, {1000, 1000, 1000}), Bytes(10, 1))));
+    const Bytes gz = gzip_stored(concat(idx_header(0x08, {1000, 1000, 1000}), Bytes(10, 1)));
+    write_bytes(path, gz);
     reset_peak_memory();
     const int64_t live = memory_stats().live_bytes;
     check_error([&] { read_idx(path); },
-                {path, "truncated: header says [1000,1000,1000] uint8 = 1000000000 bytes of data",
-                 "the file holds 10"});
+                {path, "header says [1000,1000,1000] uint8 = 1000000000 bytes of data",
+                 "a " + std::to_string(gz.size()) + "-byte gzip file can hold at most " +
+                     std::to_string(1032 * gz.size())});
     CHECK(memory_stats().peak_bytes - live < (int64_t{64} << 20));
+  }
+
+  TEST_CASE("gzip: a 33-byte file claiming 16 GiB is refused before any allocation") {
+    // The file: zlib's gzip of a 16-byte header [4,65536,65536] uint8 (exactly the
+    // 16 GiB cap) and no data. Its trailer's ISIZE, 16, is also 16 + 2^34 mod 2^32, so the
+    // trailer "agrees" with the header and only the deflate bound can catch it early.
+    TempDir dir;
+    const std::string path = dir.file("bomb.gz");
+    const Bytes gz = gzip_zlib(idx_header(0x08, {4, 65536, 65536}));
+    REQUIRE(gz.size() <= 40);
+    write_bytes(path, gz);
+    reset_peak_memory();
+    const int64_t live = memory_stats().live_bytes;
+    check_error([&] { read_idx(path); },
+                {"read_idx", path, "header says [4,65536,65536] uint8 = 17179869184 bytes",
+                 "a " + std::to_string(gz.size()) + "-byte gzip file can hold at most " +
+                     std::to_string(1032 * gz.size())});
+    CHECK(memory_stats().peak_bytes - live < (int64_t{1} << 20));
+  }
+
+  TEST_CASE("gzip: a forged size within the deflate bound grows the buffer only with the data") {
+    TempDir dir;
+    const std::string path = dir.file("forged.gz");
+    write_bytes(path, forged_gigabyte());
+    reset_peak_memory();
+    const int64_t live = memory_stats().live_bytes;
+    // zlib reports the forged trailer at the end of the data, which is cut short anyway
+    check_error([&] { read_idx(path); }, {"read_idx", path});
+    // the first buffer is 4 MiB + 8 x the 1 MiB file, never the claimed gigabyte
+    CHECK(memory_stats().peak_bytes - live < (int64_t{64} << 20));
+    // with a true trailer the same stream is diagnosed as truncated, with the real count
+    Bytes honest = forged_gigabyte();
+    forge_isize(honest, 16 + (size_t{1} << 20));
+    write_bytes(path, honest);
+    check_error([&] { read_idx(path); },
+                {path, "truncated: header says [1000,1000,1000] uint8", "the file holds 1048576"});
+  }
+
+#ifndef GLASSBOX_SANITIZED  // AddressSanitizer reserves terabytes of address space
+  TEST_CASE("gzip: under an address-space limit a forged gigabyte is an Error, not bad_alloc") {
+    TempDir dir;
+    const std::string path = dir.file("forged.gz");
+    write_bytes(path, forged_gigabyte());
+    // The child gets what it maps now plus 512 MiB: less than the claimed 10^9 bytes, plenty
+    // for the real megabyte. Exit codes: 0 the expected Error, 1 another Error (e.g. the
+    // allocator's out-of-memory), 2 bad_alloc, 3 another exception, 4 no error at all.
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      empty_cache();  // a cached gigabyte block from an earlier test would hide the allocation
+      long pages = 0;
+      if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
+        if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
+        std::fclose(f);
+      }
+      const rlim_t limit =
+          static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) +
+          (rlim_t{512} << 20);
+      const struct rlimit rl = {limit, limit};
+      if (::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(5);
+      try {
+        read_idx(path);
+      } catch (const Error& e) {
+        ::_exit(std::string(e.what()).find(path) != std::string::npos ? 0 : 1);
+      } catch (const std::bad_alloc&) {
+        ::_exit(2);
+      } catch (...) {
+        ::_exit(3);
+      }
+      ::_exit(4);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK_MESSAGE(WEXITSTATUS(status) == 0, "child exit ", WEXITSTATUS(status),
+                  " (1: an Error not naming the file, 2: bad_alloc, 3: other, 4: none, 5: rlimit)");
+  }
+#endif
+
+  TEST_CASE("gzip: data larger than the first buffer grows into the right tensor") {
+    TempDir dir;
+    // 24 MiB of a repeating pattern compress ~1000:1, so the first buffer (4 MiB + 8 x file)
+    // holds a fifth of it and the buffer doubles three times; the copy at each growth and the
+    // final view must keep every byte.
+    const uint32_t rows = 24, cols = 1 << 20;
+    Bytes data(size_t{rows} * cols);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i % 251);
+    const Bytes file = concat(idx_header(0x08, {rows, cols}), data);
+    const Bytes gz = gzip_zlib(file);
+    REQUIRE(gz.size() * 8 + (size_t{4} << 20) < data.size() / 4);
+    write_bytes(dir.file("grow.gz"), gz);
+    Tensor t = read_idx(dir.file("grow.gz"));
+    CHECK(t.shape() == Shape{rows, cols});
+    CHECK(t.is_contiguous());
+    CHECK(t.to_vector<uint8_t>() == data);
+    // the same data as two gzip members (ISIZE holds only the second's size)
+    const size_t cut = file.size() / 3;
+    write_bytes(dir.file("grow2.gz"), concat(gzip_zlib(Bytes(file.begin(), file.begin() + cut)),
+                                             gzip_zlib(Bytes(file.begin() + cut, file.end()))));
+    CHECK(read_idx(dir.file("grow2.gz")).to_vector<uint8_t>() == data);
+    // int16 widens to int64 through the growing buffer: 8 bytes in memory per 2 on disk
+    const uint32_t n = 3 << 20;
+    Bytes i16 = idx_header(0x0B, {n});
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint16_t v = static_cast<uint16_t>((i % 1000) * 65);
+      i16.push_back(static_cast<uint8_t>(v >> 8));
+      i16.push_back(static_cast<uint8_t>(v));
+    }
+    write_bytes(dir.file("i16.gz"), gzip_zlib(i16));
+    const std::vector<int64_t> got = read_idx(dir.file("i16.gz")).to_vector<int64_t>();
+    REQUIRE(got.size() == n);
+    bool all = true;
+    for (uint32_t i = 0; i < n; ++i)
+      all = all && got[i] == static_cast<int16_t>(static_cast<uint16_t>((i % 1000) * 65));
+    CHECK(all);
   }
 
   TEST_CASE("dimensions whose product is implausibly large are refused") {
