@@ -1,5 +1,6 @@
 #pragma once
 // glassbox: one include for the whole public API.
+#include "autograd/anomaly.h"
 #include "autograd/gradcheck.h"
 #include "autograd/grad_mode.h"
 #include "core/allocator.h"

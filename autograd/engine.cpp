@@ -1,10 +1,14 @@
 // The tape and its reverse walk. Recording gives each entry the next sequence number; the
 // entries reachable from the loss are replayed from the newest down, which guarantees that
 // an entry's output gradient is complete (every consumer is newer) before it runs.
+// Anomaly mode (autograd/anomaly.h) hooks in at the two points every value passes: record()
+// checks each op's output, the walk checks each gradient a backward returns; when the mode is
+// off each costs one branch.
 #include <atomic>
 #include <queue>
 #include <unordered_map>
 
+#include "autograd/anomaly.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "core/kernels.h"
@@ -51,6 +55,7 @@ void record(const char* name, const Tensor& out, const std::vector<Tensor>& inpu
     }
     node->inputs.push_back(std::move(e));
   }
+  if (is_anomaly_enabled()) anomaly_on_record(*node, out, inputs);  // may throw: nothing is set
   for (const Tensor& s : saved)
     if (s.defined()) node->saved.push_back({s.impl()->storage, s.impl()->storage->version()});
   out.impl()->grad_fn = std::move(node);
@@ -143,6 +148,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
     std::vector<Tensor> grads = node->backward(g);
     GB_CHECK(grads.size() == node->inputs.size(), "backward: ", node->name, " returned ",
              grads.size(), " gradients for ", node->inputs.size(), " inputs");
+    if (is_anomaly_enabled()) anomaly_on_backward(*node, g, grads);
     for (size_t i = 0; i < grads.size(); ++i) {
       const Edge& e = node->inputs[i];
       if (!grads[i].defined() || (!e.node && !e.leaf)) continue;

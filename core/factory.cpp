@@ -12,13 +12,14 @@
 namespace glassbox {
 
 Tensor empty(const Shape& shape, TensorOptions opts) {
-  int64_t count = 1;
+  // `span`, the product of the non-zero dims, bounds numel and every stride: keep it far from
+  // int64 overflow in every later index computation, also when a zero dim empties the tensor
+  int64_t span = 1;
   for (int64_t d : shape) {
     GB_CHECK(d >= 0, "empty: negative dimension in shape ", shape_str(shape));
-    // keep numel * element size far from int64 overflow in every later index computation
-    GB_CHECK(d == 0 || count <= (int64_t{1} << 56) / d, "empty: shape ", shape_str(shape),
+    GB_CHECK(d == 0 || span <= (int64_t{1} << 56) / d, "empty: shape ", shape_str(shape),
              " has too many elements");
-    count *= d;
+    if (d > 0) span *= d;
   }
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(numel_of(shape) * dtype_size(opts.dtype), opts.device);

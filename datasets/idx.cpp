@@ -289,16 +289,22 @@ void check_magic(const std::string& path, const uint8_t* magic, size_t got) {
 // step: 255 dimensions of up to 2^32 - 1 overflow any integer type.
 uint64_t data_bytes_of(const std::string& path, const Header& h) {
   const uint64_t limit = kMaxTensorBytes / dtype_size(h.type->dtype);
-  uint64_t numel = 1;
+  // `span` multiplies the non-zero dimensions only: it bounds every stride of the tensor, so
+  // it must stay in range even when a zero dimension makes the tensor empty.
+  uint64_t span = 1;
+  bool empty = false;
   for (int64_t d : h.dims) {
     const uint64_t ud = static_cast<uint64_t>(d);
-    if (numel != 0 && ud != 0 && numel > limit / ud)
+    if (ud != 0 && span > limit / ud)
       fail_file(kRead, path, "header says ", shape_str(h.dims), " ", h.type->name,
                 ", more than the ", kMaxTensorBytes >> 30,
                 " GiB a tensor read from an IDX file may have (corrupt header?)");
-    numel *= ud;
+    if (ud == 0)
+      empty = true;
+    else
+      span *= ud;
   }
-  return numel * h.type->disk_size;
+  return empty ? 0 : span * h.type->disk_size;
 }
 
 Header read_header(Input& in) {

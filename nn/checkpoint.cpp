@@ -1,3 +1,8 @@
+// Training checkpoints (see nn/checkpoint.h): the metadata is exact text, written and read
+// locale-independently, and read strictly: every field is checked against its range before
+// anything changes, because a checkpoint may come from anywhere (the file's CRCs catch damage
+// and hand edits; these checks catch what another writer, or an older build, put there).
+// Messages quote untrusted text cut to 100 characters.
 #include "nn/checkpoint.h"
 
 #include <algorithm>
@@ -64,56 +69,49 @@ std::string format_double(double v) {
   return text;
 }
 
-// Reads `meta[key]` strictly; errors name the key and quote the text.
+// A name from the file, quoted and clipped (core/error.h) for a message.
+std::string quote(const std::string& s) { return "'" + clip(s) + "'"; }
+
+// The counters a caller does arithmetic on (epoch + 1, step + n) stay below 2^53: far from
+// int64 overflow, and exact as a double in a log or a plot.
+constexpr uint64_t kMaxCounter = uint64_t{1} << 53;
+
+// Reads `meta[key]` strictly; errors name the key, the allowed values and quote the text.
 class MetaReader {
  public:
   explicit MetaReader(const Metadata& meta) : meta_(meta) {}
 
   const std::string& text(const std::string& key) const {
     auto it = meta_.find(key);
-    GB_CHECK(it != meta_.end(), "the metadata lacks '", key, "'");
+    GB_CHECK(it != meta_.end(), "the metadata lacks ", quote(key));
     return it->second;
   }
 
+  // A finite number (no optimizer setting is meaningful as inf or nan).
   double real(const std::string& key) const {
     const std::string& t = text(key);
     double v = 0;
-    GB_CHECK(read_double(t, &v), "metadata '", key, "' is not a number: '", t, "'");
+    GB_CHECK(read_double(t, &v) && std::isfinite(v), "metadata ", quote(key),
+             " must be a finite number, got ", quote(t));
     return v;
   }
 
-  // Decimal digits only (with a leading '-' when `allow_negative`), no leading zeros.
-  uint64_t unsigned_int(const std::string& key) const { return integer(key, false); }
-  int64_t signed_int(const std::string& key) const {
-    const uint64_t magnitude = integer(key, true);
+  // Decimal digits only, no sign, no leading zeros (one spelling per value), at most `max`.
+  uint64_t integer(const std::string& key, uint64_t max) const {
     const std::string& t = text(key);
-    const bool negative = t[0] == '-';
-    GB_CHECK(magnitude <= (negative ? uint64_t(1) << 63 : (uint64_t(1) << 63) - 1), "metadata '",
-             key, "' is out of the range of int64: '", t, "'");
-    return negative ? int64_t(0 - magnitude) : int64_t(magnitude);
+    bool ok = !t.empty() && !(t[0] == '0' && t.size() > 1);
+    uint64_t v = 0;
+    for (size_t i = 0; ok && i < t.size(); ++i) {
+      const uint64_t d = uint64_t(t[i] - '0');
+      ok = t[i] >= '0' && t[i] <= '9' && v <= (max - d) / 10;
+      if (ok) v = v * 10 + d;
+    }
+    GB_CHECK(ok, "metadata ", quote(key), " must be a decimal integer from 0 to ", max,
+             max == kMaxCounter ? " (2^53)" : "", ", got ", quote(t));
+    return v;
   }
 
  private:
-  uint64_t integer(const std::string& key, bool allow_negative) const {
-    const std::string& t = text(key);
-    size_t i = allow_negative && !t.empty() && t[0] == '-' ? 1 : 0;
-    // one spelling per value: no leading zeros, no "-0"
-    bool ok = i < t.size() && !(t[i] == '0' && (t.size() > i + 1 || i == 1));
-    uint64_t v = 0;
-    for (; ok && i < t.size(); ++i) {
-      if (t[i] < '0' || t[i] > '9') {
-        ok = false;
-        break;
-      }
-      const uint64_t d = uint64_t(t[i] - '0');
-      GB_CHECK(v <= (UINT64_MAX - d) / 10, "metadata '", key, "' is out of range: '", t, "'");
-      v = v * 10 + d;
-    }
-    GB_CHECK(ok, "metadata '", key, "' is not ",
-             allow_negative ? "an integer" : "a non-negative integer", ": '", t, "'");
-    return v;
-  }
-
   const Metadata& meta_;
 };
 
@@ -135,9 +133,9 @@ optim::Optimizer::PendingState prepare_optimizer(const optim::Optimizer& optimiz
   GB_CHECK(meta.count(kOptimizerType), "the metadata lacks '", kOptimizerType,
            "'; this is not optimizer state");
   const std::string& type = read.text(kOptimizerType);
-  GB_CHECK(type == optimizer.name(), "the checkpoint holds ", type, " state, the optimizer is ",
-           optimizer.name());
-  const uint64_t count = read.unsigned_int(kOptimizerParams);
+  GB_CHECK(type == optimizer.name(), "the checkpoint holds ", clip(type),
+           " state, the optimizer is ", optimizer.name());
+  const uint64_t count = read.integer(kOptimizerParams, UINT64_MAX);
   GB_CHECK(count == optimizer.params().size(), "the checkpoint holds ", type, " state for ", count,
            " parameters, the optimizer has ", optimizer.params().size());
   optim::Optimizer::Settings settings;
@@ -155,6 +153,9 @@ void write_optimizer_metadata(const optim::Optimizer& optimizer, Metadata& meta)
     const std::string name = kOptimizer + key;
     GB_CHECK(name != kOptimizerType && name != kOptimizerParams, optimizer.name(),
              ": a setting named '", key, "' clashes with the checkpoint's own key '", name, "'");
+    // a setting that does not read back would make a checkpoint that cannot be resumed
+    GB_CHECK(std::isfinite(value), optimizer.name(), ": setting '", key, "' is ", value,
+             "; a checkpoint holds finite settings only");
     meta[name] = format_double(value);
   }
 }
@@ -163,9 +164,9 @@ void write_optimizer_metadata(const optim::Optimizer& optimizer, Metadata& meta)
 TrainingState parse_training_state(const Metadata& meta) {
   const MetaReader read(meta);
   TrainingState st;
-  st.epoch = read.signed_int("epoch");
-  st.step = read.signed_int("step");
-  st.data_seed = read.unsigned_int("data_seed");
+  st.epoch = static_cast<int64_t>(read.integer("epoch", kMaxCounter));
+  st.step = static_cast<int64_t>(read.integer("step", kMaxCounter));
+  st.data_seed = read.integer("data_seed", UINT64_MAX);
   // Earlier builds saved a xoshiro256** state (rng.s0..rng.s3, rng.has_spare, rng.spare); no
   // offset of the Philox stream continues it, so resuming would silently change every later
   // dropout mask. Refuse it rather than guess.
@@ -178,14 +179,15 @@ TrainingState parse_training_state(const Metadata& meta) {
              key,
              "'), which this build cannot continue, so a resumed run would not reproduce its "
              "dropout masks; resume it with the build that wrote it, or start a new run");
-  st.rng.seed = read.unsigned_int("rng.seed");
-  st.rng.offset = read.unsigned_int("rng.offset");
+  st.rng.seed = read.integer("rng.seed", UINT64_MAX);
+  st.rng.offset = read.integer("rng.offset", UINT64_MAX);
   static const char* const known[] = {"rng.seed", "rng.offset"};
   for (const auto& [key, value] : meta) {
     if (starts_with(key, kExtra)) st.extra[key.substr(kExtra.size())] = value;
     if (starts_with(key, kRng))
       GB_CHECK(std::find(std::begin(known), std::end(known), key) != std::end(known),
-               "unknown metadata key '", key, "' (the generator state is rng.seed, rng.offset)");
+               "unknown metadata key ", quote(key),
+               " (the generator state is rng.seed, rng.offset)");
   }
   return st;
 }
@@ -220,17 +222,24 @@ std::string model_mismatch(const nn::Module& model, const TensorMap& tensors) {
     if (!mine.contains(name)) unexpected.push_back(name);
   if (missing.empty() && unexpected.empty() && mismatched.empty()) return "";
   std::string counts, lines;
+  // names from the file are untrusted: each is clipped, and a list stops after kMaxListed
+  constexpr size_t kMaxListed = 20;
   auto names = [&](const char* what, const std::vector<std::string>& keys) {
     if (keys.empty()) return;
     counts += str(counts.empty() ? "" : ", ", keys.size(), " ", what);
     lines += str("\n  ", what, ": ");
-    for (size_t i = 0; i < keys.size(); ++i) lines += (i ? ", '" : "'") + keys[i] + "'";
+    for (size_t i = 0; i < keys.size() && i < kMaxListed; ++i)
+      lines += (i ? ", " : "") + quote(keys[i]);
+    if (keys.size() > kMaxListed) lines += str(" and ", keys.size() - kMaxListed, " more");
   };
   names("missing", missing);
   names("unexpected", unexpected);
   if (!mismatched.empty())
     counts += str(counts.empty() ? "" : ", ", mismatched.size(), " mismatched");
-  for (const std::string& m : mismatched) lines += "\n  mismatched: " + m;
+  for (size_t i = 0; i < mismatched.size() && i < kMaxListed; ++i)
+    lines += "\n  mismatched: " + mismatched[i];
+  if (mismatched.size() > kMaxListed)
+    lines += str("\n  mismatched: and ", mismatched.size() - kMaxListed, " more");
   return str("the checkpoint does not match ", model.name(), " (", counts,
              "); nothing was loaded:", lines);
 }
@@ -291,9 +300,9 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model,
   auto version = meta.find(kCheckpointKey);
   GB_CHECK(version != meta.end(), where, ": not a training checkpoint (no ", kCheckpointKey,
            " key); for weights use nn::load");
-  GB_CHECK(version->second == kCheckpointVersion, where, ": checkpoint format version '",
-           version->second, "' is not supported (this build reads version ", kCheckpointVersion,
-           ")");
+  GB_CHECK(version->second == kCheckpointVersion, where, ": checkpoint format version ",
+           quote(version->second), " is not supported (this build reads version ",
+           kCheckpointVersion, ")");
 
   TensorMap model_tensors, optimizer_tensors;
   for (const auto& [name, t] : tensors) {
@@ -302,8 +311,8 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model,
     else if (starts_with(name, kOptimizer))
       optimizer_tensors[name.substr(kOptimizer.size())] = t;
     else
-      fail(str(where, ": unexpected tensor '", name,
-               "' (a checkpoint holds model.<name> and optimizer.<index>.<key> tensors)"));
+      fail(str(where, ": unexpected tensor ", quote(name),
+               " (a checkpoint holds model.<name> and optimizer.<index>.<key> tensors)"));
   }
 
   // Everything that can fail, before anything changes: the training state, the model (every

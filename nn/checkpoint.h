@@ -1,6 +1,7 @@
 // Training checkpoints: model weights, optimizer state (per-parameter buffers, step counts,
 // lr and hyper-parameters), and where the run stands (epoch, step, the default generator's
-// state, the data order), in one safetensors file written atomically with a CRC-32.
+// state, the data order), in one safetensors file written atomically with CRC-32s of its data
+// and of its header.
 // Resuming from one continues a CPU run bit-identically to one that never stopped.
 //
 //   save_checkpoint("run.ckpt", *net, optimizer, state);
@@ -20,8 +21,8 @@ namespace glassbox {
 
 // Where a training run stands, besides its weights and optimizer state.
 struct TrainingState {
-  int64_t epoch = 0;       // epochs completed
-  int64_t step = 0;        // optimizer steps completed
+  int64_t epoch = 0;       // epochs completed, in [0, 2^53]
+  int64_t step = 0;        // optimizer steps completed, in [0, 2^53]
   Generator::State rng{};  // the default generator (dropout masks), as state() returned it
   uint64_t data_seed = 0;  // the DataLoader's seed: with `epoch` it fixes the next epoch's order
   std::map<std::string, std::string> extra;  // anything else the program wants back
@@ -33,13 +34,18 @@ struct TrainingState {
 // (decimal), "rng.seed" and "rng.offset" (decimal: the counter-based generator's whole state),
 // "extra.<key>" per extra entry, and the optimizer's metadata (see optimizer_state_tensors). The
 // optimizer's type must match on load ("Adam" state does not load into SGD); its settings (lr,
-// betas, ...) come back too.
+// betas, ...) come back too. A setting that is not finite is refused before anything is
+// written. (An epoch or step outside [0, 2^53] is written as it is, and refused on load.)
 void save_checkpoint(const std::string& path, const nn::Module& model,
                      const optim::Optimizer& optimizer, const TrainingState& state);
 // Loads strictly into `model` and `optimizer` and returns the training state. Everything is
-// checked before anything changes: the metadata (a malformed number is an error naming its
-// key), the model (one error lists every missing and unexpected name and every shape that
-// differs) and the optimizer (type, parameter count, settings, per-parameter state); on
+// checked before anything changes: the file (see load_safetensors: the header CRC written with
+// every checkpoint catches a hand-edited epoch, step or setting), the metadata (each field must
+// be exact decimal text in its range, or the error names the file, the key, the range and the
+// value, cut to 100 characters: epoch and step in [0, 2^53], so a caller's epoch + 1 cannot
+// overflow; data_seed, rng.seed and rng.offset in [0, 2^64 - 1]; settings finite numbers, then
+// checked by the optimizer), the model (one error lists every missing and unexpected name and every
+// shape that differs) and the optimizer (type, parameter count, settings, per-parameter state); on
 // error neither is changed. A file without "glassbox.checkpoint" (plain weights) is refused
 // with a pointer to nn::load; a checkpoint with the xoshiro256** state earlier builds wrote
 // ("rng.s0".."rng.s3") is refused too: it predates the counter-based generator, and its

@@ -56,7 +56,10 @@ class SequentialImpl : public Module {
                   "Sequential: every module needs Tensor forward(const Tensor&)");
     register_module(name, module);
     M* raw = module.get();
-    entries_.push_back({name, module, [raw](const Tensor& x) { return raw->forward(x); }});
+    entries_.push_back({name, module, [raw](const Tensor& x) {
+                          ForwardScope scope(*raw);  // the child on the anomaly call path
+                          return raw->forward(x);
+                        }});
   }
   template <class M>
   void push_back(std::string name, const ModuleHolder<M>& module) {

@@ -1,5 +1,5 @@
 // nn::Module: registration, traversal with dotted names, modes, conversion, state and the
-// PyTorch-style printing of the module tree.
+// PyTorch-style printing of the module tree; the anomaly call path's names (ForwardScope).
 #include "nn/module.h"
 
 #include <cxxabi.h>
@@ -86,7 +86,21 @@ void Module::add_child(std::string n, std::shared_ptr<Module> child) {
   GB_CHECK(child != nullptr, "register_module: submodule '", n, "' of ", name(),
            " is null (an empty module handle?)");
   GB_CHECK(child.get() != this, "register_module: ", name(), " cannot be its own child");
+  if (child->registered_as_.empty()) child->registered_as_ = n;
   children_.emplace_back(std::move(n), std::move(child));
+}
+
+std::string Module::path_segment(const Module* caller) const {
+  if (caller)  // a module shared by two parents is named as the running one registered it
+    for (const auto& [n, c] : caller->children_)
+      if (c.get() == this) return n;
+  return registered_as_.empty() ? name() : registered_as_;
+}
+
+void ForwardScope::enter(const Module& module) {
+  const auto* caller = static_cast<const Module*>(autograd::scope_owner());
+  autograd::push_scope(&module, module.path_segment(caller), module.name());
+  entered_ = true;
 }
 
 void Module::collect(const std::string& prefix, bool recurse, bool buffers,

@@ -13,6 +13,10 @@
 //     Tensor forward(const Tensor& x) { return fc2(relu(fc1(x))); }
 //   };
 //   GB_MODULE(Net);  // Net net; net->parameters(); net(x); std::cout << *net;
+//
+// Calling a module through its handle (`fc1(x)`) runs forward inside an nn::ForwardScope, which
+// in anomaly mode (autograd/anomaly.h) pushes the module onto the call path that errors name
+// ("Net.fc1 (Linear)"); when the mode is off that costs one branch.
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -24,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/anomaly.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "core/tensor.h"
@@ -95,6 +100,7 @@ struct LoadReport {
 class Module;
 template <class Impl>
 class ModuleHolder;
+class ForwardScope;
 
 class Module {
  public:
@@ -180,8 +186,13 @@ class Module {
   void collect_state(const std::string& prefix, OrderedDict<Tensor>& out) const;
   void convert(const std::function<Tensor(const Tensor&)>& fn);
   friend void print_tree(std::ostream& os, const Module& m, const std::string& indent);
+  friend class ForwardScope;
+  // This module's segment of the anomaly call path: its name as registered in `caller` (the
+  // module whose forward is running it), else as first registered anywhere, else name().
+  std::string path_segment(const Module* caller) const;
 
   mutable std::string name_;
+  std::string registered_as_;  // the name under which it was first registered as a child
   bool training_ = true;
   OrderedDict<Tensor> parameters_;
   OrderedDict<Tensor> buffers_;
@@ -189,6 +200,26 @@ class Module {
 };
 
 std::ostream& operator<<(std::ostream& os, const Module& m);
+
+// Puts `module` on the anomaly call path while its forward runs (see autograd/anomaly.h). Does
+// nothing when anomaly mode is off at construction; pops what it pushed, also on an exception.
+// ModuleHolder::operator() uses it; a container that calls its children's forward directly
+// should wrap each call in one too.
+class ForwardScope {
+ public:
+  explicit ForwardScope(const Module& module) {
+    if (autograd::is_anomaly_enabled()) enter(module);
+  }
+  ~ForwardScope() {
+    if (entered_) autograd::pop_scope();
+  }
+  ForwardScope(const ForwardScope&) = delete;
+  ForwardScope& operator=(const ForwardScope&) = delete;
+
+ private:
+  void enter(const Module& module);
+  bool entered_ = false;
+};
 
 // A shared_ptr to a module with value-like syntax, as LibTorch's ModuleHolder:
 // `nn::Linear fc(3, 4)` constructs a LinearImpl(3, 4); `fc->weight` reaches it; `fc(x)` calls
@@ -226,7 +257,9 @@ class ModuleHolder {
 
   template <class... Args>
   decltype(auto) operator()(Args&&... args) const {
-    return get()->forward(std::forward<Args>(args)...);
+    Impl* module = get();
+    ForwardScope scope(*module);
+    return module->forward(std::forward<Args>(args)...);
   }
   template <class Arg>
   decltype(auto) operator[](Arg&& arg) const {

@@ -15,15 +15,16 @@
 
 namespace glassbox::nn {
 
-// Writes module.state_dict() (CPU copies) with save_safetensors: atomically, with a CRC-32 of
-// the data in the metadata. `metadata` is stored too, plus {"format": "pt"} (what PyTorch's
-// safetensors.torch writes) unless it has a "format" of its own.
+// Writes module.state_dict() (CPU copies) with save_safetensors: atomically, with CRC-32s of
+// the data and of the header in the metadata. `metadata` is stored too, plus {"format": "pt"} (what
+// PyTorch's safetensors.torch writes) unless it has a "format" of its own.
 void save(const Module& module, const std::string& path, const Metadata& metadata = {});
 
 // Reads `path` and loads it with load_state_dict(state, strict): strict throws one Error
 // listing every missing key, unexpected key and shape/dtype mismatch (and changes nothing);
 // non-strict loads the entries that match and returns what did not. A file that cannot be
-// read, is malformed or fails its CRC is an Error naming it, and the module is left as it was.
+// read, is not a regular file, is malformed, exceeds a limit of load_safetensors or fails a
+// CRC is an Error naming it, and the module is left as it was.
 // dtypes must match exactly: convert the module (module.to(kFloat64)) to load other weights.
 LoadReport load(Module& module, const std::string& path, bool strict = true);
 

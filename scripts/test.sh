@@ -3,7 +3,7 @@
 # builds and tests a Release build (with CUDA when nvcc is present, compiled strictly; GPU
 # tests skip without a device), runs the GPU suites on the CUDA emulator in three schedules,
 # then builds and tests everything again under AddressSanitizer + UBSan, the emulated GPU
-# included.
+# included, and last fuzzes the file readers for a bounded time (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -41,3 +41,8 @@ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLASSBOX_SANITIZE=O
 cmake --build build/asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j"$jobs"
+
+echo "== fuzz =="
+# libFuzzer (clang) with ASan + UBSan on the readers of untrusted files, FUZZ_SECONDS each
+# (default 60) from the committed seeds; any crash, leak, hang or memory blow-up fails
+bash scripts/fuzz.sh

@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,6 +26,21 @@ namespace fs = std::filesystem;
 namespace F = glassbox::nn::functional;
 
 namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+Bytes read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  REQUIRE(f.good());
+  return Bytes(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const std::string& path, const Bytes& b) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  REQUIRE(f.good());
+  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  REQUIRE(f.good());
+}
 
 // Same dtype, shape and bytes.
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
@@ -448,11 +465,14 @@ TEST_SUITE("checkpoint") {
     };
     CHECK_THROWS_WITH_AS(
         load_optimizer_state(other, adam_tensors, meta_with("optimizer.lr", "0.1x")),
-        Contains("load_optimizer_state: metadata 'optimizer.lr' is not a number: '0.1x'"), Error);
-    for (const char* bad : {"", " 0.1", "0.1 ", "0,1", "1e", "--1"})
+        Contains("load_optimizer_state: metadata 'optimizer.lr' must be a finite number, got "
+                 "'0.1x'"),
+        Error);
+    // inf and nan read back exactly, but no setting means anything as one: refused too
+    for (const char* bad : {"", " 0.1", "0.1 ", "0,1", "1e", "--1", "inf", "-inf", "nan"})
       CHECK_THROWS_WITH_AS(
           load_optimizer_state(other, adam_tensors, meta_with("optimizer.eps", bad)),
-          Contains("metadata 'optimizer.eps' is not a number"), Error);
+          Contains("metadata 'optimizer.eps' must be a finite number, got '"), Error);
     CHECK_THROWS_WITH_AS(
         load_optimizer_state(other, adam_tensors, meta_with("optimizer.momentum", "0.9")),
         Contains("Adam: the settings do not match this optimizer; unknown: 'momentum'"), Error);
@@ -467,7 +487,9 @@ TEST_SUITE("checkpoint") {
         Contains("Adam: the state of parameter 0 lacks '0.max_exp_avg_sq'"), Error);
     CHECK_THROWS_WITH_AS(
         load_optimizer_state(other, adam_tensors, meta_with("optimizer.num_params", "2.0")),
-        Contains("metadata 'optimizer.num_params' is not a non-negative integer: '2.0'"), Error);
+        Contains("metadata 'optimizer.num_params' must be a decimal integer from 0 to "
+                 "18446744073709551615, got '2.0'"),
+        Error);
     CHECK_THROWS_WITH_AS(
         load_optimizer_state(other, adam_tensors, meta_without("optimizer.type")),
         Contains("the metadata lacks 'optimizer.type'; this is not optimizer state"), Error);
@@ -664,21 +686,42 @@ TEST_SUITE("checkpoint") {
     };
     CHECK_THROWS_WITH_AS(load_with(set("glassbox.checkpoint", "2")),
                          Contains("checkpoint format version '2' is not supported"), Error);
-    CHECK_THROWS_WITH_AS(load_with(set("epoch", "12a")),
-                         Contains("): metadata 'epoch' is not an integer: '12a'"), Error);
-    for (const char* bad : {"", "+5", "007", "-0", " 1", "1 ", "0x10"})
+    // the counters: [0, 2^53], one spelling per value; a caller adds to them without overflow
+    const std::string counter =
+        "): metadata 'epoch' must be a decimal integer from 0 to "
+        "9007199254740992 (2^53), got '";
+    for (const char* bad : {"12a", "-5", "9223372036854775807", "9007199254740993",
+                            "18446744073709551616", "99999999999999999999999"}) {
+      CAPTURE(bad);
+      CHECK_THROWS_WITH_AS(
+          load_with(set("epoch", bad)),
+          Contains(("load_checkpoint(" + dir.file("edited.ckpt") + counter + bad + "'").c_str()),
+          Error);
+    }
+    for (const char* bad : {"", "+5", "007", "-0", " 1", "1 ", "0x10", "abc", "-5",
+                            "9223372036854775807", "9223372036854775808"})
       CHECK_THROWS_WITH_AS(load_with(set("step", bad)),
-                           Contains("metadata 'step' is not an integer"), Error);
-    CHECK_THROWS_WITH_AS(load_with(set("step", "9223372036854775808")),
-                         Contains("metadata 'step' is out of the range of int64"), Error);
-    CHECK_THROWS_WITH_AS(load_with(set("data_seed", "18446744073709551616")),
-                         Contains("metadata 'data_seed' is out of range"), Error);
+                           Contains(str("metadata 'step' must be a decimal integer from 0 to "
+                                        "9007199254740992 (2^53), got '",
+                                        bad, "'")
+                                        .c_str()),
+                           Error);
+    const std::string any64 = " must be a decimal integer from 0 to 18446744073709551615, got '";
+    CHECK_THROWS_WITH_AS(
+        load_with(set("data_seed", "18446744073709551616")),
+        Contains(("metadata 'data_seed'" + any64 + "18446744073709551616'").c_str()), Error);
     CHECK_THROWS_WITH_AS(load_with(set("data_seed", "-1")),
-                         Contains("metadata 'data_seed' is not a non-negative integer: '-1'"),
-                         Error);
+                         Contains(("metadata 'data_seed'" + any64 + "-1'").c_str()), Error);
     for (const char* bad : {"", "+5", "007", "-1", "0x10", "1.5"})
       CHECK_THROWS_WITH_AS(load_with(set("rng.offset", bad)),
-                           Contains("metadata 'rng.offset' is not a non-negative integer"), Error);
+                           Contains(("metadata 'rng.offset'" + any64 + bad + "'").c_str()), Error);
+    // an untrusted value is quoted cut short, control characters escaped
+    CHECK_THROWS_WITH_AS(
+        load_with(set("epoch", std::string(5000, '7') + "\n")),
+        Contains(("9007199254740992 (2^53), got '" + std::string(100, '7') + "...'").c_str()),
+        Error);
+    CHECK_THROWS_WITH_AS(load_with(set("glassbox.checkpoint", "v\n2")),
+                         Contains("checkpoint format version 'v\\x0a2' is not supported"), Error);
     CHECK_THROWS_WITH_AS(load_with(erase("rng.offset")),
                          Contains("the metadata lacks 'rng.offset'"), Error);
     // a checkpoint of the xoshiro256** generator earlier builds used: refused, naming the file
@@ -697,7 +740,9 @@ TEST_SUITE("checkpoint") {
     CHECK_THROWS_WITH_AS(load_with(set("rng.s4", "0x1")), Contains("unknown metadata key 'rng.s4'"),
                          Error);
     CHECK_THROWS_WITH_AS(load_with(set("optimizer.momentum", "0.9.")),
-                         Contains("metadata 'optimizer.momentum' is not a number: '0.9.'"), Error);
+                         Contains("metadata 'optimizer.momentum' must be a finite number, got "
+                                  "'0.9.'"),
+                         Error);
     CHECK_THROWS_WITH_AS(load_with([](Metadata&, TensorMap& t) { t["stray"] = zeros({1}); }),
                          Contains("unexpected tensor 'stray' (a checkpoint holds model.<name> and "
                                   "optimizer.<index>.<key> tensors)"),
@@ -718,6 +763,43 @@ TEST_SUITE("checkpoint") {
     load_with(set("written_by", "someone else"));
     check_same_tensors(target->parameters(), net->parameters(), "weights");
     CHECK(target_opt.settings() == opt.settings());
+  }
+
+  TEST_CASE("a checkpoint edited by hand is refused by its header checksum; nothing changes") {
+    // The metadata (epoch, step, settings) sits in the header, outside the data's CRC: the
+    // header's own CRC catches an edit that keeps the file well-formed.
+    TempDir dir;
+    const std::string path = dir.file("run.ckpt");
+    manual_seed(6);
+    nn::Sequential net = make_net();
+    optim::SGD opt(net->parameters(), optim::SGDOptions(0.1).momentum(0.9));
+    train(net, opt, Data(), 1);
+    save_checkpoint(path, *net, opt, full_state());
+    const Bytes good = read_bytes(path);
+    nn::Sequential target = make_net();
+    optim::SGD target_opt(target->parameters(), optim::SGDOptions(0.3).momentum(0.5));
+    const std::vector<Tensor> weights = snapshot(target->parameters());
+    const OptimizerSnapshot opt_before(target_opt);
+    for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+             {"\"epoch\":\"7\"", "\"epoch\":\"8\""},
+             {"\"optimizer.lr\":\"0.1\"", "\"optimizer.lr\":\"0.9\""},
+             {"\"extra.best_accuracy\":\"0.9871\"", "\"extra.best_accuracy\":\"0.9999\""}}) {
+      CAPTURE(from);
+      Bytes bad = good;
+      const auto at = std::search(bad.begin(), bad.end(), from.begin(), from.end());
+      REQUIRE(at != bad.end());
+      std::copy(to.begin(), to.end(), at);  // same length: the file stays well-formed
+      write_bytes(path, bad);
+      CHECK_THROWS_WITH_AS(
+          load_checkpoint(path, *target, target_opt),
+          Contains(("load_safetensors(" + path + "): the header was changed after it was written")
+                       .c_str()),
+          Error);
+      check_same_tensors(target->parameters(), weights, "weights");
+      opt_before.check_unchanged(target_opt);
+    }
+    write_bytes(path, good);
+    CHECK(load_checkpoint(path, *target, target_opt).epoch == 7);
   }
 
   // ------------------------------------------------------------------ the training state
@@ -749,15 +831,32 @@ TEST_SUITE("checkpoint") {
       CHECK(std::memcmp(&x, &y, sizeof x) == 0);
     }
 
-    // extreme values, a negative epoch, no extra
+    // extreme values, no extra: the counters' limit is 2^53, the generator's 2^64 - 1
     TrainingState odd;
-    odd.epoch = INT64_MIN;
-    odd.step = INT64_MAX;
+    odd.epoch = int64_t{1} << 53;
+    odd.step = int64_t{1} << 53;
     odd.rng = {UINT64_MAX, UINT64_MAX};
     save_checkpoint(path, *net, opt, odd);
     const TrainingState back = load_checkpoint(path, *net, opt);
     check_same_training_state(back, odd);
     CHECK(back.extra.empty());
+    // counters outside [0, 2^53] are written as they are, and refused on load, naming the
+    // file, the key and the range (INT64_MAX + 1 would overflow in the caller)
+    for (const auto& [epoch, step] : std::vector<std::pair<int64_t, int64_t>>{
+             {-1, 0}, {0, -1}, {INT64_MIN, 0}, {INT64_MAX, 0}, {0, (int64_t{1} << 53) + 1}}) {
+      TrainingState bad;
+      bad.epoch = epoch;
+      bad.step = step;
+      save_checkpoint(path, *net, opt, bad);
+      const bool epoch_bad = epoch < 0 || epoch > (int64_t{1} << 53);
+      CHECK_THROWS_WITH_AS(
+          load_checkpoint(path, *net, opt),
+          Contains(str("load_checkpoint(", path, "): metadata '", epoch_bad ? "epoch" : "step",
+                       "' must be a decimal integer from 0 to 9007199254740992 (2^53), got '",
+                       epoch_bad ? epoch : step, "'")
+                       .c_str()),
+          Error);
+    }
     // a state saved with the default generator's state
     manual_seed(8);
     (void)randn({3});  // the default generator has moved on by a block

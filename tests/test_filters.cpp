@@ -1,21 +1,59 @@
 // The filters example on a small generated image: PNG round trip, every algorithm against a
-// naive per-channel loop, kernel parsing errors.
+// naive per-channel loop, kernel parsing errors, and image I/O failures: a full disk (under a
+// file size limit) leaves the previous output whole, a truncated input says why.
 #include <doctest/doctest.h>
 
+#include <signal.h>
 #include <stb_image_write.h>
+#include <sys/resource.h>
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <random>
 #include <string>
 #include <unistd.h>
 #include <vector>
 
 #include "filters.h"
+#include "temp_dir.h"
 
 using namespace glassbox;
 using doctest::Contains;
 
 namespace {
+
+// The file's bytes ("" when it is missing).
+std::string contents(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// Runs `body` with this process's files limited to `limit` bytes and SIGXFSZ ignored, so a
+// write past it fails with EFBIG, as on a full disk (no root needed); both are restored after.
+// In-process, not in a forked child: a child of a process that has run OpenMP regions hangs in
+// its next one. Returns the Error's message, or "ok".
+template <class F>
+std::string with_file_size_limit(rlim_t limit, F body) {
+  struct rlimit old {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+  struct rlimit rl = old;
+  rl.rlim_cur = limit;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &rl) == 0);
+  void (*old_handler)(int) = ::signal(SIGXFSZ, SIG_IGN);
+  std::string message = "ok";
+  try {
+    body();
+  } catch (const Error& e) {
+    message = e.what();
+  } catch (...) {
+    message = "another exception";
+  }
+  ::signal(SIGXFSZ, old_handler);
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
+  return message;
+}
 
 // A 3-channel 11x7 test card with gradients and a bright square.
 std::vector<unsigned char> test_card(int w, int h) {
@@ -87,6 +125,33 @@ TEST_SUITE("filters") {
     CHECK_THROWS_WITH_AS(filters::parse_kernel("1,2,x,4,5,6,7,8,9"), Contains("not a number"),
                          Error);
     CHECK_THROWS_WITH_AS(filters::load_image("/nonexistent.png"), Contains("cannot read image"),
+                         Error);
+  }
+
+  TEST_CASE("save_png on a full disk fails loudly and keeps the previous file whole") {
+    // It used to write a truncated PNG and report success.
+    TempDir dir("glassbox_filters");
+    const std::string path = dir.file("out.png");
+    filters::save_png(full({1, 1, 4, 4}, 9.0), path);
+    const std::string before = contents(path);
+    Tensor noise = rand({1, 3, 300, 300}) * 255.0;  // noise does not compress
+    const std::string msg = with_file_size_limit(8192, [&] { filters::save_png(noise, path); });
+    CHECK(msg.find("cannot write image " + path + ": File too large") != std::string::npos);
+    CHECK(contents(path) == before);
+    CHECK(dir.entries() == std::vector<std::string>{"out.png"});  // no temporary left
+  }
+
+  TEST_CASE("load_image names the file and the reason for a truncated or unknown file") {
+    TempDir dir("glassbox_filters");
+    const std::string path = dir.file("in.png");
+    filters::save_png(full({1, 3, 8, 8}, 100.0), path);
+    std::string bytes = contents(path);
+    std::ofstream(path, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size() / 2));
+    CHECK_THROWS_WITH_AS(filters::load_image(path),
+                         Contains(("cannot read image " + path + ": truncated PNG").c_str()),
+                         Error);
+    std::ofstream(path, std::ios::binary) << "GIF89a....";
+    CHECK_THROWS_WITH_AS(filters::load_image(path), Contains("GIF images are not supported"),
                          Error);
   }
 }

@@ -1,10 +1,14 @@
 // The real MNIST files: found where this environment keeps them, MD5-checked, read, and the
 // notebook's CNN trained for one epoch must pass 85% test accuracy. When the files are not
 // on this machine the cases say they skipped (set GLASSBOX_MNIST_DIR to point at them).
+// Resuming on synthetic data: bit-identical continuation, every checkpoint value validated
+// (files written by save_checkpoint, so only train's own checks can catch them), and --lr.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <sstream>
 #include <unistd.h>
 
@@ -12,6 +16,8 @@
 
 #include "datasets/mnist.h"
 #include "metrics.h"
+#include "nn/checkpoint.h"
+#include "nn/serialize.h"
 #include "train.h"
 
 using namespace glassbox;
@@ -61,9 +67,113 @@ bool bitwise_equal(mnist::MnistNet& a, mnist::MnistNet& b) {
   return true;
 }
 
+// A checkpoint as train() writes one for batch 40 on 400 examples, with extra values replaced
+// (an empty value removes the key), written by save_checkpoint: a valid checksum around
+// whatever a buggy program might have put there.
+void write_checkpoint(const std::string& path, const std::map<std::string, std::string>& changes,
+                      int64_t epoch = 1) {
+  mnist::MnistNet net;
+  optim::Adam adam(net->parameters(), optim::AdamOptions(1e-3));
+  TrainingState state;
+  state.epoch = epoch;
+  state.step = 10;
+  state.rng = default_generator().state();
+  state.extra = {{"test_batch_next", "40"},
+                 {"batch_size", "40"},
+                 {"train_examples", "400"},
+                 {"elapsed_seconds", "2.5"}};
+  for (const auto& [key, value] : changes) {
+    if (value.empty())
+      state.extra.erase(key);
+    else
+      state.extra[key] = value;
+  }
+  save_checkpoint(path, *net, adam, state);
+}
+
+std::string temp_file(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("glassbox_mnist_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
 }  // namespace
 
 TEST_SUITE("mnist") {
+  TEST_CASE("resume: every extra value is validated, naming the checkpoint, the key, the range") {
+    auto train_set = std::make_shared<Synthetic>(400), test_set = std::make_shared<Synthetic>(60);
+    const std::string path = temp_file("bad.ckpt");
+    mnist::TrainOptions options;
+    options.batch_size = 40;
+    options.epochs = 2;
+    options.resume_path = path;
+    struct Row {
+      const char* key;
+      const char* value;
+      const char* says;
+    };
+    const Row rows[] = {{"test_batch_next", "abc", "from 0 to"},
+                        {"test_batch_next", "-5", "from 0 to"},
+                        {"test_batch_next", "", "has no 'extra.test_batch_next'"},
+                        {"batch_size", "0", "from 1 to 65536"},
+                        {"batch_size", "4e1", "decimal digits"},
+                        {"train_examples", "-400", "from 1 to"},
+                        {"elapsed_seconds", "nan", "decimal number"},
+                        {"elapsed_seconds", "-1", "from 0 to"},
+                        {"elapsed_seconds", "", "has no 'extra.elapsed_seconds'"}};
+    for (const Row& row : rows) {
+      INFO(row.key << " = '" << row.value << "'");
+      write_checkpoint(path, {{row.key, row.value}});
+      const std::string key = std::string("extra.") + row.key;
+      // Both the check before loading data and train() itself refuse it.
+      CHECK_THROWS_WITH_AS(mnist::check_resume(path), doctest::Contains(key.c_str()), Error);
+      CHECK_THROWS_WITH_AS(mnist::check_resume(path), doctest::Contains(row.says), Error);
+      CHECK_THROWS_WITH_AS(mnist::check_resume(path), doctest::Contains(path.c_str()), Error);
+      mnist::MnistNet net;
+      CHECK_THROWS_WITH_AS(mnist::train(net, train_set, test_set, options),
+                           doctest::Contains(key.c_str()), Error);
+    }
+    // Valid for some data set, not for this test set of 60: refused before any step.
+    write_checkpoint(path, {{"test_batch_next", "60"}});
+    CHECK_NOTHROW(mnist::check_resume(path));
+    mnist::MnistNet net;
+    CHECK_THROWS_WITH_AS(mnist::train(net, train_set, test_set, options),
+                         doctest::Contains("must be below the 60 test examples"), Error);
+    // An epoch whose successor overflows.
+    write_checkpoint(path, {}, std::numeric_limits<int64_t>::max());
+    CHECK_THROWS_WITH_AS(mnist::check_resume(path), doctest::Contains("epoch"), Error);
+    // Weights only: said in words a command-line user can act on.
+    mnist::MnistNet weights;
+    nn::save(*weights, path);
+    CHECK_THROWS_WITH_AS(mnist::check_resume(path), doctest::Contains("holds weights only"), Error);
+    std::filesystem::remove(path);
+  }
+
+  TEST_CASE("resume: the checkpoint's lr is kept unless override_lr, and reported") {
+    auto train_set = std::make_shared<Synthetic>(80), test_set = std::make_shared<Synthetic>(40);
+    const std::string path = temp_file("lr.ckpt");
+    mnist::TrainOptions options;
+    options.batch_size = 40;
+    options.epochs = 1;
+    options.lr = 2e-3;
+    options.checkpoint_path = path;
+    mnist::MnistNet first;
+    CHECK(mnist::train(first, train_set, test_set, options).lr == 2e-3);
+    CHECK(mnist::check_resume(path).lr == 2e-3);
+    options.checkpoint_path.clear();
+    options.resume_path = path;
+    options.epochs = 2;
+    options.lr = 5e-3;
+    mnist::MnistNet kept, replaced;
+    CHECK(mnist::train(kept, train_set, test_set, options).lr == 2e-3);
+    options.override_lr = true;
+    CHECK(mnist::train(replaced, train_set, test_set, options).lr == 5e-3);
+    options.lr = std::numeric_limits<double>::infinity();
+    CHECK_THROWS_WITH_AS(mnist::train(replaced, train_set, test_set, options),
+                         doctest::Contains("lr must be a finite number"), Error);
+    std::filesystem::remove(path);
+  }
+
   TEST_CASE("a run resumed from its checkpoint is bit-identical to one that never stopped") {
     auto train_set = std::make_shared<Synthetic>(400), test_set = std::make_shared<Synthetic>(60);
     const auto dir =

@@ -1,5 +1,6 @@
 // The MNIST example's helpers: the progress bar and plain progress lines, the metrics CSV
-// (round trip and every kind of bad file), and the gnuplot plot (when gnuplot is installed).
+// (round trip, every kind of bad file, and a full disk -- simulated without root by a file
+// size limit in a forked child), and the gnuplot plot (when gnuplot is installed).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -12,6 +13,11 @@
 #include <string>
 #include <unistd.h>
 #include <vector>
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "core/error.h"
 #include "metrics.h"
@@ -62,9 +68,96 @@ bool gnuplot_installed() {
   return false;
 }
 
+// Runs `body` in a forked child whose files may grow to `limit` bytes at most (SIGXFSZ
+// ignored, so a write past it fails with EFBIG, as on a full disk, and needs no root).
+// Returns the Error the body threw, or "ok".
+template <class F>
+std::string with_file_size_limit(rlim_t limit, F body) {
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::close(fds[0]);
+    ::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {limit, limit};
+    std::string message = "ok";
+    if (::setrlimit(RLIMIT_FSIZE, &rl) != 0) message = "setrlimit failed";
+    try {
+      body();
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    (void)!::write(fds[1], message.data(), message.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string message;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) message.append(buf, size_t(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  return message;
+}
+
 }  // namespace
 
 TEST_SUITE("mnist_tools") {
+  TEST_CASE("metrics: a full disk stops the writer naming the file, and leaves no torn file") {
+    ScratchDir dir;
+    const std::string path = dir.file("run.csv");
+    // The header (27 bytes) does not fit: an Error, and the useless file is gone.
+    std::string message = with_file_size_limit(10, [&] { MetricsWriter writer(path); });
+    CHECK(message.find("cannot write metrics file '" + path + "'") != std::string::npos);
+    CHECK(message.find("File too large") != std::string::npos);
+    CHECK_FALSE(fs::exists(path));
+    // The header and one row (24 bytes) fit, the second row does not: the Error names the
+    // file, which is cut back to its whole rows and still reads back.
+    message = with_file_size_limit(60, [&] {
+      MetricsWriter writer(path);
+      writer.write({1, 10, 2.30259, 0.1});
+      writer.write({2, 20, 1.5, 0.5});
+    });
+    CHECK(message.find("cannot write metrics file '" + path + "'") != std::string::npos);
+    REQUIRE(fs::exists(path));
+    const std::vector<MetricsRow> rows = read_metrics(path);
+    REQUIRE(rows.size() == 1);
+    CHECK(rows[0].step == 10);
+    // Appending to an existing log (a resumed run) that then fails keeps the old rows.
+    message = with_file_size_limit(fs::file_size(path) + 5, [&] {
+      MetricsWriter writer(path, /*append=*/true);
+      writer.write({3, 30, 1.0, 0.7});
+    });
+    CHECK(message.find("cannot write metrics file") != std::string::npos);
+    CHECK(read_metrics(path).size() == 1);
+    // Without a limit the same rows go through.
+    CHECK(with_file_size_limit(RLIM_INFINITY, [&] {
+            MetricsWriter writer(path, true);
+            writer.write({3, 30, 1.0, 0.7});
+            writer.close();
+          }) == "ok");
+    CHECK(read_metrics(path).size() == 2);
+  }
+
+  TEST_CASE("metrics: a FIFO or a folder is refused, not waited on") {
+    ScratchDir dir;
+    const std::string fifo = dir.file("fifo.csv");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK_THROWS_WITH_AS(MetricsWriter{fifo}, has("not a regular file"), Error);
+    CHECK_THROWS_WITH_AS(read_metrics(fifo), has("not a regular file"), Error);
+    CHECK_THROWS_WITH_AS(MetricsWriter{dir.path.string()}, has("not a regular file"), Error);
+    // A long bad line is not echoed whole.
+    const std::string long_line = dir.write("long.csv", std::string(10000, 'x') + "\n");
+    try {
+      read_metrics(long_line);
+      FAIL("no error");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).size() < 500);
+    }
+  }
+
   TEST_CASE("format_duration: seconds, minutes, hours") {
     CHECK(format_duration(0) == "0s");
     CHECK(format_duration(41) == "41s");

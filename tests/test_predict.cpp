@@ -181,6 +181,61 @@ TEST_SUITE("predict") {
       }
   }
 
+  TEST_CASE("the virtual padded square gives bit for bit what padding then resizing gives") {
+    // the old path, spelled out: float grey, inversion, a materialised square, resize_area
+    auto reference = [](const Bytes& px, int w, int h, bool invert_auto) {
+      std::vector<float> grey(px.begin(), px.end());
+      double border = 0;
+      int count = 0;
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          if (y == 0 || y == h - 1 || x == 0 || x == w - 1) {
+            border += grey[size_t(y) * w + x];
+            ++count;
+          }
+      border /= count;
+      if (invert_auto && border > 127) {
+        for (float& v : grey) v = 255.f - v;
+        border = 255 - border;
+      }
+      const int side = std::max(w, h), left = (side - w) / 2, top = (side - h) / 2;
+      std::vector<float> square(size_t(side) * side, float(border));
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          square[size_t(y + top) * side + x + left] = grey[size_t(y) * w + x];
+      std::vector<float> out = predict::resize_area(square, side, side, 28, 28);
+      for (float& v : out) v = normalised(v);
+      return out;
+    };
+    ScratchDir dir;
+    const std::pair<int, int> shapes[] = {{300, 7}, {7, 300}, {29, 28}, {1, 5},
+                                          {5, 1},   {57, 31}, {1, 1}};
+    for (auto [w, h] : shapes)
+      for (unsigned char border : {0, 250}) {
+        CAPTURE(w);
+        CAPTURE(h);
+        CAPTURE(int(border));
+        const Bytes px = pattern(w, h, border);
+        const std::string path = write_png(dir, "s.png", px, w, h);
+        for (bool invert : {true, false})
+          CHECK(pixels(predict::load_image_for_mnist(path, invert)) == reference(px, w, h, invert));
+      }
+  }
+
+  TEST_CASE("a 100000x1 strip becomes a sane 28x28 input without a 10^10-pixel square") {
+    // Padding to a square used to build 100000^2 floats: std::bad_alloc escaped predict.
+    ScratchDir dir;
+    Bytes px(100000);
+    for (size_t x = 0; x < px.size(); ++x) px[x] = (x % 7 == 0) ? 255 : 0;
+    const std::string path = write_png(dir, "strip.png", px, 100000, 1);
+    const std::vector<float> v = pixels(predict::load_image_for_mnist(path));
+    double border = 0;
+    for (unsigned char p : px) border += p;
+    border /= double(px.size());  // every pixel is on the ring; dark: no inversion
+    // the strip is 1/100000 of the square: every output is the background within 1/3571
+    for (float s : v) CHECK(s == doctest::Approx(normalised(border)).epsilon(1e-3));
+  }
+
   TEST_CASE("colour images are read as grey") {
     ScratchDir dir;
     const std::string path = dir.file("rgb.png");
@@ -202,6 +257,11 @@ TEST_SUITE("predict") {
     std::ofstream(text) << "this is not a picture\n";
     CHECK_THROWS_WITH_AS(predict::load_image_for_mnist(text), Contains(text.c_str()), Error);
     CHECK_THROWS_WITH_AS(predict::load_image_for_mnist(text), Contains("cannot read image"), Error);
+    // a cut-off file says why (it used to say "cannot read image X: " and nothing more)
+    const std::string png = write_png(dir, "cut.png", pattern(28, 28), 28, 28);
+    std::filesystem::resize_file(png, std::filesystem::file_size(png) - 10);
+    CHECK_THROWS_WITH_AS(predict::load_image_for_mnist(png), Contains("truncated PNG (libpng:"),
+                         Error);
   }
 
   TEST_CASE("top_k returns the most likely classes in order") {

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -267,14 +268,54 @@ TEST_SUITE("serialize") {
     for (const auto& [k, t] : b->state_dict()) CHECK(identical(t, before.at(k)));
   }
 
+  TEST_CASE("hostile files are Errors naming the file, and the model is left alone") {
+    // What a downloaded file can be: deeply nested JSON (once a stack overflow), a directory,
+    // a device, a header edited after saving. Each is an Error that starts with the file.
+    TempDir dir;
+    SmallNet net = trained_net(11);
+    const auto before = snapshot(*net);
+    const std::string deep = dir.file("deep.safetensors");
+    const std::string header =
+        "{\"conv.weight\":{\"dtype\":\"F32\",\"shape\":" + std::string(80000, '[') +
+        std::string(80000, ']') + ",\"data_offsets\":[0,0]}}";
+    Bytes file(8);
+    const uint64_t n = header.size();
+    std::memcpy(file.data(), &n, 8);
+    file.insert(file.end(), header.begin(), header.end());
+    write_bytes(deep, file);
+    const std::string edited = dir.file("edited.safetensors");
+    nn::save(*trained_net(12), edited, {{"note", "abc"}});
+    Bytes e = read_bytes(edited);
+    const std::string from = "\"note\":\"abc\"";
+    const auto at = std::search(e.begin(), e.end(), from.begin(), from.end());
+    REQUIRE(at != e.end());
+    *(at + 8) = 'x';  // "note":"xbc"
+    write_bytes(edited, e);
+    const std::pair<std::string, std::string> cases[] = {
+        {deep, "header nests JSON 80002 levels deep, the limit is 16"},
+        {dir.path.string(), "not a regular file (a directory)"},
+        {"/dev/zero", "not a regular file (a character device)"},
+        {edited, "the header was changed after it was written"}};
+    for (const auto& [path, what] : cases) {
+      CAPTURE(path);
+      for (bool strict : {true, false})
+        CHECK_THROWS_WITH_AS(nn::load(*net, path, strict),
+                             Contains(("load_safetensors(" + path + "): " + what).c_str()), Error);
+    }
+    for (const auto& [k, t] : net->state_dict()) CHECK(identical(t, before.at(k)));
+  }
+
   TEST_CASE("a missing file is an error that names it") {
     TempDir dir;
     const std::string path = dir.file("nowhere.safetensors");
     SmallNet net;
     const std::string message = "load_safetensors: cannot open " + path;
     CHECK_THROWS_WITH_AS(nn::load(*net, path), Contains(message.c_str()), Error);
-    CHECK_THROWS_WITH_AS(nn::save(*net, dir.file("no/such/dir/net.safetensors")),
-                         Contains("cannot create"), Error);
+    CHECK_THROWS_WITH_AS(
+        nn::save(*net, dir.file("no/such/dir/net.safetensors")),
+        Contains(
+            ("save_safetensors: cannot write " + dir.file("no/such/dir/net.safetensors")).c_str()),
+        Error);
     CHECK(dir.entries().empty());
   }
 }

@@ -172,6 +172,11 @@ TEST_SUITE("tensor") {
     CHECK(zeros({0, 4}).clone().shape() == S{0, 4});
     CHECK(zeros({0, 4}).t().contiguous().shape() == S{4, 0});
     CHECK_THROWS_WITH_AS(empty({2, -1}), doctest::Contains("empty: negative dimension"), Error);
+    // a zero dim empties the tensor, but the other dims still set its strides: their product
+    // must not overflow (found by the IDX fuzzer: [0, 2^32-1, 2^32-1])
+    CHECK_THROWS_WITH_AS(empty({0, 4294967295, 4294967295}), doctest::Contains("too many elements"),
+                         Error);
+    CHECK(empty({0, 1 << 20, 1 << 20}).strides() == S{int64_t{1} << 40, 1 << 20, 1});
     CHECK_THROWS_WITH_AS(max(zeros({0, 3})), doctest::Contains("max: cannot take the max"), Error);
   }
 

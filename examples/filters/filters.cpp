@@ -1,11 +1,10 @@
 #include "filters.h"
 
-#include <stb_image.h>
-#include <stb_image_write.h>
-
 #include <cmath>
 #include <sstream>
 #include <vector>
+
+#include "datasets/image.h"
 
 using namespace glassbox;
 
@@ -37,11 +36,8 @@ Kernel3 parse_kernel(const std::string& spec) {
 }
 
 Tensor load_image(const std::string& path) {
-  int w = 0, h = 0, c = 0;
-  unsigned char* px = stbi_load(path.c_str(), &w, &h, &c, 0);
-  GB_CHECK(px != nullptr, "filters: cannot read image ", path, ": ", stbi_failure_reason());
-  Tensor hwc = from_blob(px, {int64_t(h), int64_t(w), int64_t(c)}, kUInt8);
-  stbi_image_free(px);
+  const image::Image img = image::read(path);  // Errors: "cannot read image <path>: ..."
+  Tensor hwc = from_blob(img.pixels.data(), {img.height, img.width, img.channels}, kUInt8);
   return hwc.to(kFloat32).permute({2, 0, 1}).unsqueeze(0).contiguous();
 }
 
@@ -49,14 +45,16 @@ void save_png(const Tensor& image, const std::string& path) {
   GB_CHECK(image.dim() == 4 && image.size(0) == 1 && image.size(1) >= 1 && image.size(1) <= 4,
            "filters: save_png expects [1, C, H, W] with 1-4 channels, got ", image.shape_str());
   NoGradGuard no_record;
-  const int64_t c = image.size(1), h = image.size(2), w = image.size(3);
+  image::Image out;
+  out.channels = image.size(1);
+  out.height = image.size(2);
+  out.width = image.size(3);
   Tensor hwc = image.squeeze(0).permute({1, 2, 0}).contiguous().to(kFloat32);
   std::vector<float> v = hwc.to_vector<float>();
-  std::vector<unsigned char> bytes(v.size());
+  out.pixels.resize(v.size());
   for (size_t i = 0; i < v.size(); ++i)
-    bytes[i] = static_cast<unsigned char>(std::lround(std::fmin(255.f, std::fmax(0.f, v[i]))));
-  GB_CHECK(stbi_write_png(path.c_str(), int(w), int(h), int(c), bytes.data(), int(w * c)) != 0,
-           "filters: cannot write ", path);
+    out.pixels[i] = static_cast<uint8_t>(std::lround(std::fmin(255.f, std::fmax(0.f, v[i]))));
+  image::write_png(path, out);  // atomic: a failed write leaves an older file untouched
 }
 
 Tensor apply(const Tensor& image, const Kernel3& k, bool same, F::ConvAlgo algo) {

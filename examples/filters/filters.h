@@ -1,6 +1,8 @@
 #pragma once
 // The notebook's image filters: a 3x3 kernel applied to every channel of an image with any
-// of glassbox's convolution algorithms. Image I/O is stb (Debian's libstb-dev).
+// of glassbox's convolution algorithms. Images are read and written by glassbox::image
+// (datasets/image.h): PNG, JPEG and BMP in, with its limits on what a file may claim; PNG out,
+// atomically (a temporary renamed over the target) with every write checked.
 #include <array>
 #include <string>
 
@@ -13,9 +15,12 @@ using Kernel3 = std::array<float, 9>;  // row-major 3x3
 // "identity", "emboss", "sharpen", "edge", or nine comma-separated numbers.
 Kernel3 parse_kernel(const std::string& spec);
 
-// Loads PNG/JPG/BMP/... as float [1, C, H, W] with values 0..255 (C = the file's channels).
+// Loads PNG/JPEG/BMP as float [1, C, H, W] with values 0..255 (C = the file's channels).
+// Errors: "cannot read image <path>: <reason>".
 glassbox::Tensor load_image(const std::string& path);
-// Clamps to 0..255, rounds, and writes an 8-bit PNG with the tensor's C channels (1-4).
+// Clamps to 0..255, rounds, and writes an 8-bit PNG with the tensor's C channels (1-4). On a
+// full disk or any other failure: "cannot write image <path>: <reason>", and an
+// existing file at `path` keeps its contents.
 void save_png(const glassbox::Tensor& image, const std::string& path);
 
 // The kernel on every channel independently (a depthwise conv, groups = C), no padding

@@ -1,3 +1,5 @@
+// The metrics CSV of metrics.h: a writer that checks every write and never leaves a torn line,
+// and a strict reader (the same row rules as the writer, errors with file and line).
 #include "metrics.h"
 
 #include <charconv>
@@ -6,8 +8,14 @@
 #include <cstring>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <string_view>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
 #include "core/error.h"
 
 namespace glassbox::mnist {
@@ -43,14 +51,68 @@ bool parse_field(std::string_view field, T& value) {
 }  // namespace
 
 MetricsWriter::MetricsWriter(const std::string& path, bool append) : path_(path) {
-  std::error_code ec;
-  append = append && std::filesystem::file_size(path, ec) > 0 && !ec;
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  GB_CHECK(!exists || S_ISREG(st.st_mode), "metrics file '", path,
+           "' is not a regular file (a folder, FIFO or device)");
+  append = append && exists && st.st_size > 0;
   if (append) read_metrics(path);  // only continue a file that is a metrics log
-  out_.open(path, append ? std::ios::app : std::ios::trunc);
-  GB_CHECK(out_.is_open(), "cannot open metrics file '", path,
-           "' for writing: ", std::strerror(errno));
-  if (!append) out_ << kHeader << '\n' << std::flush;
-  GB_CHECK(out_.good(), "cannot write metrics file '", path, "'");
+  created_ = !exists;
+  // O_NONBLOCK: should the path turn into a FIFO meanwhile, open fails (ENXIO) instead of
+  // waiting for a reader; it changes nothing for a regular file.
+  fd_ = ::open(path.c_str(),
+               O_WRONLY | O_CREAT | O_CLOEXEC | O_NONBLOCK | (append ? O_APPEND : O_TRUNC), 0644);
+  GB_CHECK(fd_ >= 0, "cannot open metrics file '", path, "' for writing: ", std::strerror(errno));
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    fail(str("metrics file '", path, "' is not a regular file"));
+  }
+  good_size_ = st.st_size;
+  if (!append) {
+    write_all(std::string(kHeader) + "\n");
+    return;
+  }
+  // A log whose last line has no newline would glue our first row onto it.
+  char last = '\n';
+  if (::pread(fd_, &last, 1, st.st_size - 1) == 1 && last != '\n') write_all("\n");
+}
+
+MetricsWriter::~MetricsWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void MetricsWriter::close() {
+  if (fd_ < 0) return;
+  const int fd = fd_;
+  fd_ = -1;
+  GB_CHECK(::close(fd) == 0, "cannot write metrics file '", path_,
+           "' (closing it failed): ", std::strerror(errno));
+}
+
+void MetricsWriter::write_all(const std::string& text) {
+  GB_CHECK(fd_ >= 0, "metrics file '", path_, "' is closed");
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd_, text.data() + done, text.size() - done);
+    if (n > 0) {
+      done += size_t(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    const std::string reason = n < 0 ? std::strerror(errno) : "nothing written";
+    // Undo the partial line, so what is left reads back; a file we made that holds no row is
+    // not worth keeping.
+    if (::ftruncate(fd_, good_size_) != 0) {
+      // Keep going: the error below is the one that matters.
+    }
+    ::close(fd_);
+    fd_ = -1;
+    const bool removed = created_ && rows_ == 0 && ::unlink(path_.c_str()) == 0;
+    fail(str("cannot write metrics file '", path_, "': ", reason, " (is the disk full?); ",
+             removed ? "the empty file was removed" : "it keeps the rows written before"));
+  }
+  good_size_ += off_t(text.size());
 }
 
 void MetricsWriter::write(const MetricsRow& row) {
@@ -62,14 +124,19 @@ void MetricsWriter::write(const MetricsRow& row) {
   char buf[128];
   std::snprintf(buf, sizeof buf, "%.3f,%lld,%.6g,%.4f\n", row.seconds,
                 static_cast<long long>(row.step), row.loss, row.accuracy);
-  out_ << buf << std::flush;
-  GB_CHECK(out_.good(), "cannot write metrics file '", path_, "'");
+  write_all(buf);
+  ++rows_;
 }
 
 std::vector<MetricsRow> read_metrics(const std::string& path) {
-  // A directory opens as an ifstream on Linux and then reads as nothing; say what it is.
-  std::error_code ec;
-  GB_CHECK(!std::filesystem::is_directory(path, ec), "metrics file '", path, "' is a directory");
+  // A directory opens as an ifstream on Linux and then reads as nothing, and a FIFO blocks
+  // the open until a writer comes: say what it is instead.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    GB_CHECK(!S_ISDIR(st.st_mode), "metrics file '", path, "' is a directory");
+    GB_CHECK(S_ISREG(st.st_mode), "metrics file '", path,
+             "' is not a regular file (a FIFO or device)");
+  }
   std::ifstream in(path);
   GB_CHECK(in.is_open(), "cannot open metrics file '", path, "': ", std::strerror(errno));
 
@@ -82,7 +149,8 @@ std::vector<MetricsRow> read_metrics(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();  // a file saved on Windows
     auto where = [&](int64_t n) { return str(path, ":", n, ": "); };
     if (line_no == 1) {
-      GB_CHECK(line == kHeader, where(1), "expected the header '", kHeader, "', got '", line, "'");
+      GB_CHECK(line == kHeader, where(1), "expected the header '", kHeader, "', got ",
+               cli::quoted(line));
       continue;
     }
     if (line.find_first_not_of(" \t") == std::string::npos) {
@@ -101,7 +169,7 @@ std::vector<MetricsRow> read_metrics(const std::string& path) {
     fields.push_back(rest);
     GB_CHECK(fields.size() == 4, where(line_no),
              "expected 4 comma-separated fields (seconds,step,loss,accuracy), got ", fields.size(),
-             ": '", line, "'");
+             ": ", cli::quoted(line));
 
     MetricsRow r;
     static const char* names[] = {"seconds", "step", "loss", "accuracy"};
@@ -109,7 +177,7 @@ std::vector<MetricsRow> read_metrics(const std::string& path) {
                   parse_field(fields[2], r.loss), parse_field(fields[3], r.accuracy)};
     for (int i = 0; i < 4; ++i)
       GB_CHECK(ok[i], where(line_no), names[i], " is not ", i == 1 ? "an integer" : "a number",
-               ": '", fields[size_t(i)], "'");
+               ": ", cli::quoted(std::string(fields[size_t(i)])));
     std::string problem = row_problem(r);
     GB_CHECK(problem.empty(), where(line_no), problem);
     rows.push_back(r);

@@ -1,3 +1,5 @@
+// The metrics plot of plot.h: the files are checked, a gnuplot script is written into a private
+// temporary folder, gnuplot runs without a shell and its PNG is renamed into place.
 #include "plot.h"
 
 #include <cerrno>
@@ -127,6 +129,12 @@ int run_gnuplot(const std::string& exe, const std::string& script, const std::st
 
 }  // namespace
 
+void check_gnuplot() {
+  GB_CHECK(!find_on_path("gnuplot").empty(),
+           "plot_metrics: gnuplot not found on PATH; install Debian's gnuplot-nox "
+           "(apt-get install gnuplot-nox)");
+}
+
 void plot_metrics(const std::vector<std::string>& metrics_files, const std::string& png_path,
                   const std::string& title) {
   GB_CHECK(!metrics_files.empty(), "plot_metrics: no metrics files given");
@@ -139,10 +147,8 @@ void plot_metrics(const std::vector<std::string>& metrics_files, const std::stri
     GB_CHECK(n > 0, "plot_metrics: ", f, " has no data rows to plot");
     row_counts.push_back(n);
   }
-  std::string gnuplot = find_on_path("gnuplot");
-  GB_CHECK(!gnuplot.empty(),
-           "plot_metrics: gnuplot not found on PATH; install Debian's gnuplot-nox "
-           "(apt-get install gnuplot-nox)");
+  check_gnuplot();
+  const std::string gnuplot = find_on_path("gnuplot");
 
   TempDir tmp;
   // gnuplot writes next to the target and we rename on success: a failed run leaves an older

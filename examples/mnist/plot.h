@@ -9,6 +9,10 @@
 
 namespace glassbox::mnist {
 
+// Throws glassbox::Error, saying to install gnuplot-nox, when no gnuplot is on PATH: the
+// mnist program calls it before training, so a --plot cannot fail only after the run.
+void check_gnuplot();
+
 // Throws glassbox::Error if a metrics file is bad, gnuplot is missing (the message says to
 // install gnuplot-nox) or gnuplot fails (its stderr in the message).
 void plot_metrics(const std::vector<std::string>& metrics_files, const std::string& png_path,

@@ -1,12 +1,15 @@
+// The training loop of train.h, and the checks of a checkpoint before resuming from it.
 #include "train.h"
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <ostream>
 #include <sstream>
 
 #include "datasets/dataloader.h"
 #include "datasets/device_images.h"
+#include "cli.h"
 #include "nn/checkpoint.h"
 #include "metrics.h"
 #include "progress.h"
@@ -84,7 +87,82 @@ class TestBatches {
   int64_t batch_size_, next_ = 0;
 };
 
+// The most a checkpoint may claim (anything bigger is a damaged or foreign file): counts of
+// examples and steps far beyond any real run, and a century of wall time.
+constexpr int64_t kMaxCount = int64_t(1) << 40;
+constexpr double kMaxSeconds = 100.0 * 365 * 24 * 3600;
+
+// One extra.* value of `state`, which must be there; the loop wrote it with std::to_string.
+const std::string& extra_text(const std::string& path, const TrainingState& state,
+                              const std::string& key) {
+  auto it = state.extra.find(key);
+  GB_CHECK(it != state.extra.end(), "--resume ", cli::quoted(path),
+           " was not written by the mnist training loop (it has no 'extra.", key,
+           "'); resume only from a file that mnist --save wrote");
+  return it->second;
+}
+
+// The strict flag parsers, but a bad value is the file's fault (exit 1), not the user's.
+template <class F>
+auto checked_value(const std::string& path, const std::string& key, F parse) {
+  try {
+    return parse(str("--resume ", cli::quoted(path), ": the value of '", key, "'"));
+  } catch (const cli::UsageError& e) {
+    fail(str(e.what(), " (the checkpoint is damaged or was not written by mnist --save)"));
+  }
+}
+
+int64_t extra_int(const std::string& path, const TrainingState& state, const std::string& key,
+                  int64_t min, int64_t max) {
+  const std::string& text = extra_text(path, state, key);
+  return checked_value(path, "extra." + key, [&](const std::string& what) {
+    return cli::parse_int(what, text, min, max);
+  });
+}
+
+ResumeInfo resume_info(const std::string& path, const TrainingState& state, double lr) {
+  ResumeInfo info;
+  // The library parses epoch and step; their range is ours (epoch + 1 must not overflow).
+  auto in_range = [&](const char* key, int64_t v, int64_t max) {
+    GB_CHECK(v >= 0 && v <= max, "--resume ", cli::quoted(path), ": '", key,
+             "' must be a whole number from 0 to ", max, ", got ", v,
+             " (the checkpoint is damaged or was not written by mnist --save)");
+    return v;
+  };
+  info.epoch = in_range("epoch", state.epoch, kMaxEpochs);
+  info.step = in_range("step", state.step, kMaxCount);
+  info.lr = lr;
+  info.batch_size = extra_int(path, state, "batch_size", 1, kMaxBatch);
+  info.train_examples = extra_int(path, state, "train_examples", 1, kMaxCount);
+  info.test_batch_next = extra_int(path, state, "test_batch_next", 0, kMaxCount);
+  const std::string& seconds = extra_text(path, state, "elapsed_seconds");
+  info.elapsed_seconds = checked_value(path, "extra.elapsed_seconds", [&](const std::string& w) {
+    return cli::parse_real(w, seconds, 0, kMaxSeconds);
+  });
+  return info;
+}
+
 }  // namespace
+
+ResumeInfo check_resume(const std::string& path) {
+  Metadata meta;
+  (void)load_safetensors(path, &meta);
+  GB_CHECK(meta.count("glassbox.checkpoint") > 0, "--resume ", cli::quoted(path),
+           " holds weights only (as written by mnist --export or nn::save), not a training "
+           "checkpoint: training resumes only from a file written by mnist --save. predict can "
+           "classify images with these weights");
+  // A scratch network and optimizer take the full load, so a checkpoint of another model
+  // fails here, before the data is read. Building the network draws initial weights from
+  // the default generator: put its state back.
+  struct KeepGenerator {
+    Generator::State saved = default_generator().state();
+    ~KeepGenerator() { default_generator().set_state(saved); }
+  } keep;
+  MnistNet scratch;
+  optim::Adam optimizer(scratch->parameters(), optim::AdamOptions());
+  const TrainingState state = load_checkpoint(path, *scratch, optimizer);
+  return resume_info(path, state, optimizer.lr());
+}
 
 double evaluate(MnistNet& net, std::shared_ptr<const datasets::Dataset> data, int64_t batch_size,
                 Device device) {
@@ -109,6 +187,8 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
   GB_CHECK(options.epochs >= 0, "train: epochs must be >= 0, got ", options.epochs);
   GB_CHECK(options.score_every > 0, "train: score_every must be positive, got ",
            options.score_every);
+  GB_CHECK(std::isfinite(options.lr) && options.lr > 0 && options.lr <= kMaxLr,
+           "train: lr must be a finite number in (0, ", kMaxLr, "], got ", options.lr);
   optim::Adam optimizer(net->parameters(), optim::AdamOptions(options.lr));
   TestBatches test_batches(test_set, options.batch_size, options.device);
   const BatchSource train_source(train_set, options.device);
@@ -116,26 +196,26 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
   uint64_t data_seed = options.seed;
   double elapsed_before = 0;  // seconds spent before the checkpoint we resume from
   if (!options.resume_path.empty()) {
-    const TrainingState state = load_checkpoint(options.resume_path, *net, optimizer);
+    const std::string& path = options.resume_path;
+    const TrainingState state = load_checkpoint(path, *net, optimizer);
+    const ResumeInfo info = resume_info(path, state, optimizer.lr());
+    // The data order only replays with the same data set size and batch size.
+    GB_CHECK(info.batch_size == options.batch_size && info.train_examples == train_set->size(),
+             "train: ", path, " was trained with batch ", info.batch_size, " on ",
+             info.train_examples, " examples; this run has batch ", options.batch_size, " and ",
+             train_set->size(), " examples");
+    GB_CHECK(info.test_batch_next < test_set->size(), "--resume ", cli::quoted(path),
+             ": 'extra.test_batch_next' must be below the ", test_set->size(),
+             " test examples, got ", info.test_batch_next);
     default_generator().set_state(state.rng);  // the same dropout masks as an unbroken run
     data_seed = state.data_seed;
-    result.steps = state.step;
-    result.first_epoch = state.epoch + 1;
-    auto extra = [&](const char* key) {
-      auto it = state.extra.find(key);
-      GB_CHECK(it != state.extra.end(), "train: ", options.resume_path,
-               " was not written by the mnist training loop (no '", key, "')");
-      return it->second;
-    };
-    // The data order only replays with the same data set size and batch size.
-    GB_CHECK(extra("batch_size") == std::to_string(options.batch_size) &&
-                 extra("train_examples") == std::to_string(train_set->size()),
-             "train: ", options.resume_path, " was trained with batch ", extra("batch_size"),
-             " on ", extra("train_examples"), " examples; this run has batch ", options.batch_size,
-             " and ", train_set->size(), " examples");
-    test_batches.set_next(std::stoll(extra("test_batch_next")));
-    elapsed_before = std::stod(extra("elapsed_seconds"));
+    result.steps = info.step;
+    result.first_epoch = info.epoch + 1;
+    test_batches.set_next(info.test_batch_next);
+    elapsed_before = info.elapsed_seconds;
+    if (options.override_lr) optimizer.set_lr(options.lr);
   }
+  result.lr = optimizer.lr();
   datasets::DataLoader loader(
       train_source.loader_set(),
       datasets::DataLoaderOptions().batch_size(options.batch_size).shuffle(true).seed(data_seed));
@@ -191,6 +271,7 @@ TrainResult train(MnistNet& net, std::shared_ptr<const datasets::Dataset> train_
       save_checkpoint(options.checkpoint_path, *net, optimizer, state);
     }
   }
+  if (metrics) metrics->close();
   result.test_accuracy = evaluate(net, test_set, options.batch_size, options.device);
   return result;
 }

@@ -1,14 +1,19 @@
 // predict: classify images with the notebook's CNN.
 //   predict CHECKPOINT IMAGE [IMAGE...] [--dataset mnist|fashion] [--top K] [--no-invert]
 //           [--device cpu|cuda]
-// CHECKPOINT is a weights file (mnist --save) or a training checkpoint ("model.*" tensors).
-// Each image is turned into an MNIST-like 28x28 input (see predict.h) and its K most likely
-// classes are printed:   digit.png: 7 (97.1%), 9 (1.6%), 2 (0.5%)
+// CHECKPOINT is a weights file (mnist --export) or a training checkpoint (mnist --save,
+// "model.*" tensors). Each image is turned into an MNIST-like 28x28 input (see predict.h) and
+// its K most likely classes are printed:   digit.png: 7 (97.1%), 9 (1.6%), 2 (0.5%)
+//
+// Every file is checked (exists, a readable regular file, not empty) before the weights are
+// loaded, so a typo in the last image name does not wait for the first. Flags are parsed by
+// examples/cli. Exit status: 0 done, 1 a bad file (the message names it), 2 a bad flag.
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "predict.h"
 
 using namespace glassbox;
@@ -18,73 +23,46 @@ namespace {
 void usage(std::ostream& os) {
   os << "usage: predict CHECKPOINT IMAGE [IMAGE...] [--dataset mnist|fashion] [--top K]\n"
         "               [--no-invert] [--device cpu|cuda]\n"
-        "  CHECKPOINT   safetensors weights (mnist --save) or a training checkpoint\n"
+        "  CHECKPOINT   safetensors weights (mnist --export) or a training checkpoint\n"
+        "               (mnist --save)\n"
         "  IMAGE        PNG/JPG/BMP/...; any size, grey or colour\n"
         "  --dataset    class names and normalisation: mnist (default) or fashion\n"
-        "  --top K      how many classes to print (default 3)\n"
+        "  --top K      how many classes to print, 1 to 10 (default 3)\n"
         "  --no-invert  do not invert images with a light background\n"
-        "  --device     where the network runs: cpu (default), cuda or cuda:N\n";
+        "  --device     where the network runs: cpu (default), cuda or cuda:N\n"
+        "Exit status: 0 success, 1 a bad file (the message names it), 2 a bad flag.\n";
 }
 
-// A usage error: message and usage on stderr, exit status 2.
-int usage_error(const std::string& message) {
-  std::cerr << "predict: " << message << "\n";
-  usage(std::cerr);
-  return 2;
-}
+const std::vector<cli::FlagSpec> kFlags = {{"dataset"}, {"top"}, {"device"}, {"no-invert", false}};
 
-}  // namespace
-
-int main(int argc, char** argv) try {
-  std::vector<std::string> pos;
-  std::string dataset = "mnist";
-  int top = 3;
-  bool invert = true;
-  std::string device_name = "cpu";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      usage(std::cout);
-      return 0;
-    }
-    if (a == "--dataset" || a == "--top" || a == "--device") {
-      if (i + 1 >= argc) return usage_error(a + " needs a value");
-      const std::string v = argv[++i];
-      if (a == "--dataset") {
-        dataset = v;
-      } else if (a == "--device") {
-        device_name = v;
-      } else {
-        size_t used = 0;
-        try {
-          top = std::stoi(v, &used);
-        } catch (const std::logic_error&) {
-          used = 0;
-        }
-        if (used == 0 || used != v.size() || top < 1)
-          return usage_error("--top needs a positive whole number, got '" + v + "'");
-      }
-    } else if (a == "--no-invert") {
-      invert = false;
-    } else if (a.rfind("--", 0) == 0) {
-      return usage_error("unknown option " + a);
-    } else {
-      pos.push_back(a);
-    }
+int run(int argc, char** argv) {
+  const cli::Args args(argc, argv, kFlags);
+  if (args.help()) {
+    usage(std::cout);
+    return 0;
   }
+  const std::string dataset = args.get("dataset", "mnist");
   if (dataset != "mnist" && dataset != "fashion")
-    return usage_error("--dataset must be mnist or fashion, got '" + dataset + "'");
-  if (pos.size() < 2) return usage_error("need a checkpoint and at least one image");
+    throw cli::UsageError("--dataset must be mnist or fashion, got " + cli::quoted(dataset));
+  const int top = static_cast<int>(args.get_int("top", 3, 1, 10));
+  const bool invert = !args.has("no-invert");
+  const Device device = cli::device_flag("--device", args.get("device", "cpu"));
+  const std::vector<std::string>& pos = args.positional();
+  if (pos.size() < 2) throw cli::UsageError("need a checkpoint and at least one image");
+
+  cli::check_input_file("checkpoint", pos[0]);
+  for (size_t i = 1; i < pos.size(); ++i) cli::check_input_file("image", pos[i]);
 
   const datasets::IdxDatasetInfo& info =
       dataset == "mnist" ? datasets::mnist_info() : datasets::fashion_mnist_info();
-  const Device device = usable_device(device_name, "--device");
+  cli::doing("loading the weights");
   mnist::MnistNet net;
   predict::load_weights(net, pos[0]);
   net->to(device);
   net->eval();
   NoGradGuard no_record;
   for (size_t i = 1; i < pos.size(); ++i) {
+    cli::doing("reading the image " + cli::quoted(pos[i]));
     Tensor x = predict::load_image_for_mnist(pos[i], invert, info.normalize);
     std::vector<predict::Prediction> best = predict::top_k(net(x.to(device)).cpu(), top);
     std::cout << pos[i] << ":";
@@ -96,7 +74,10 @@ int main(int argc, char** argv) try {
     std::cout << "\n";
   }
   return 0;
-} catch (const Error& e) {
-  std::cerr << "predict: " << e.what() << "\n";
-  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return cli::run_main("predict", [&] { return run(argc, argv); });
 }

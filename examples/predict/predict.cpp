@@ -1,10 +1,10 @@
 #include "predict.h"
 
-#include <stb_image.h>
-
 #include <algorithm>
 #include <cmath>
 #include <memory>
+
+#include "datasets/image.h"
 
 namespace glassbox::predict {
 
@@ -30,6 +30,37 @@ Weights box_weights(int n, int m) {
   return w;
 }
 
+// resize_area of the image padded to a side x side square with `background` (the shorter side
+// padded equally on both sides), without building the square: a 100000x1 image would make it
+// 10^10 floats. The same sums in the same order as resize_area on the square, so the result is
+// bit for bit the same: the rows pass runs on the image's h rows (the padding columns read as
+// the background) and once on a background row, which stands for every padding row.
+std::vector<float> resize_padded(const std::vector<uint8_t>& px, int w, int h, bool invert,
+                                 float background) {
+  const int side = std::max(w, h), left = (side - w) / 2, top = (side - h) / 2;
+  const auto weights = box_weights(side, kSide);  // both axes of the square
+  auto value = [&](int y, int j) {                // the square's pixel (top + y, j)
+    if (j < left || j >= left + w) return background;
+    const float v = px[size_t(y) * w + size_t(j - left)];
+    return invert ? 255.f - v : v;
+  };
+  std::vector<float> rows(size_t(h) * kSide, 0.f), padding(kSide, 0.f);
+  for (int x = 0; x < kSide; ++x)
+    for (auto [j, weight] : weights[size_t(x)]) padding[size_t(x)] += weight * background;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < kSide; ++x)
+      for (auto [j, weight] : weights[size_t(x)])
+        rows[size_t(y) * kSide + x] += weight * value(y, j);
+  std::vector<float> out(size_t(kSide) * kSide, 0.f);
+  for (int y = 0; y < kSide; ++y)
+    for (auto [j, weight] : weights[size_t(y)]) {
+      const float* row =
+          (j >= top && j < top + h) ? &rows[size_t(j - top) * kSide] : padding.data();
+      for (int x = 0; x < kSide; ++x) out[size_t(y) * kSide + x] += weight * row[x];
+    }
+  return out;
+}
+
 }  // namespace
 
 std::vector<float> resize_area(const std::vector<float>& src, int w, int h, int out_w, int out_h) {
@@ -53,34 +84,23 @@ std::vector<float> resize_area(const std::vector<float>& src, int w, int h, int 
 
 Tensor load_image_for_mnist(const std::string& path, bool invert_auto,
                             datasets::Normalize normalize) {
-  int w = 0, h = 0, channels = 0;
-  std::unique_ptr<unsigned char, void (*)(void*)> px(stbi_load(path.c_str(), &w, &h, &channels, 1),
-                                                     stbi_image_free);
-  GB_CHECK(px != nullptr, "cannot read image ", path, ": ", stbi_failure_reason());
-  std::vector<float> grey(px.get(), px.get() + size_t(w) * size_t(h));
+  const image::Image img = image::read(path, /*want_channels=*/1);
+  const int w = int(img.width), h = int(img.height);  // within image::Limits::max_side
+  const std::vector<uint8_t>& px = img.pixels;
 
-  // The background: the mean of the outermost ring of pixels.
+  // The background: the mean of the outermost ring of pixels (exact: a sum of integers).
   double border = 0;
   int64_t count = 0;
   for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x)
-      if (y == 0 || y == h - 1 || x == 0 || x == w - 1) {
-        border += grey[size_t(y) * w + x];
-        ++count;
-      }
+    for (int x = 0; x < w; x += (y == 0 || y == h - 1 || w == 1) ? 1 : w - 1) {
+      border += px[size_t(y) * w + x];
+      ++count;
+    }
   border /= double(count);
-  if (invert_auto && border > 127) {  // dark on light: make it light on dark, as MNIST
-    for (float& v : grey) v = 255.f - v;
-    border = 255 - border;
-  }
+  const bool invert = invert_auto && border > 127;  // dark on light: make it light on dark
+  if (invert) border = 255 - border;
 
-  // Pad the shorter side with the background so the square keeps the digit centred.
-  const int side = std::max(w, h), left = (side - w) / 2, top = (side - h) / 2;
-  std::vector<float> square(size_t(side) * size_t(side), float(border));
-  for (int y = 0; y < h; ++y)
-    std::copy_n(&grey[size_t(y) * w], w, &square[size_t(y + top) * side + left]);
-
-  std::vector<float> small = resize_area(square, side, side, kSide, kSide);
+  std::vector<float> small = resize_padded(px, w, h, invert, float(border));
   for (float& v : small) v = float((v / 255.0 - normalize.mean) / normalize.std);
   return from_vector(small, {1, 1, kSide, kSide});
 }
