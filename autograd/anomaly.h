@@ -30,8 +30,9 @@
 //
 // Caveats: only recorded ops are checked, i.e. ops run with grad mode on and some input that
 // requires grad (under no_grad nothing records). The mode is process-wide (like PyTorch's),
-// the module stack per thread. Modules run through nn::Sequential are framed only when
-// Sequential calls them through a ForwardScope. A gradient that overflows only when two finite
+// the module stack per thread. nn::Sequential frames each child it runs; a container of
+// your own that calls children's forward directly should wrap each call in an
+// nn::ForwardScope. A gradient that overflows only when two finite
 // contributions are summed by the engine is not blamed on either.
 #include <atomic>
 #include <cstdint>

@@ -69,8 +69,8 @@ AtomicFile::AtomicFile(const std::string& path, const std::string& what)
     if (fd_ < 0 && errno == EEXIST && attempt < 100) continue;  // left by a process with our pid
     if (fd_ < 0) {  // nothing was created: there is nothing to remove
       committed_ = true;
-      glassbox::fail(str(what_, ": ", std::strerror(errno), " (while creating the temporary ",
-                         clip(tmp_, 200), "; nothing was replaced)"));
+      glassbox::fail(str(what_, ": ", std::strerror(errno), " (while creating the temporary ", tmp_,
+                         "; nothing was replaced)"));
     }
     int locked;
     do locked = ::flock(fd_, LOCK_EX);  // waits only while another writer inspects the file
@@ -80,6 +80,10 @@ AtomicFile::AtomicFile(const std::string& path, const std::string& what)
       ::close(fd_);  // removed by another writer between our open and our lock: a new name
       continue;
     }
+    // the new file keeps the old one's permissions: a 0600 checkpoint must not turn 0644
+    struct stat target {};
+    if (::stat(path.c_str(), &target) == 0 && S_ISREG(target.st_mode))
+      (void)::fchmod(fd_, target.st_mode & 07777);
     return;  // without flock support the write still works; it is just never cleaned up after
   }
 }
@@ -110,8 +114,8 @@ void AtomicFile::fail(int err, const char* step) {
   fd_ = -1;
   ::unlink(tmp_.c_str());
   committed_ = true;  // nothing left to clean up
-  glassbox::fail(str(what_, ": ", std::strerror(err), " (while ", step, " the temporary ",
-                     clip(tmp_, 200), "; nothing was replaced)"));
+  glassbox::fail(str(what_, ": ", std::strerror(err), " (while ", step, " the temporary ", tmp_,
+                     "; nothing was replaced)"));
 }
 
 void AtomicFile::commit() {

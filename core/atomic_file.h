@@ -11,6 +11,9 @@
 // when the process dies, so a temporary nobody holds belongs to a dead writer. Live writers,
 // from any process, are never touched; where flock is unsupported nothing is removed.
 //
+// The new file keeps the permissions of the file it replaces (else 0644 less the umask). A
+// symlink at `path` is replaced by the new file, not written through.
+//
 // Used by save_safetensors (weights, checkpoints) and image::write_png.
 #include <cstddef>
 #include <string>

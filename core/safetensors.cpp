@@ -39,8 +39,11 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 constexpr uint64_t kMaxHeader = 100u << 20;  // the format's own limit: 100 MB of JSON
 constexpr int kMaxDepth = 16;                // levels of JSON nesting; a header needs 3
-constexpr size_t kMaxDims = 64;              // dimensions of one tensor
-constexpr size_t kMaxEcho = 100;             // characters of a name or value in a message
+// JSON values in a header: 2^21, ~200,000 tensors' worth. Parsed, each costs 16-80 bytes, so
+// the tree stays within ~2x the 100 MiB a header's text may have.
+constexpr uint64_t kMaxJsonValues = uint64_t{1} << 21;
+constexpr size_t kMaxDims = 64;   // dimensions of one tensor
+constexpr size_t kMaxEcho = 100;  // characters of a name or value in a message
 constexpr const char* kCrcKey = "glassbox.crc32";
 constexpr const char* kHeaderCrcKey = "glassbox.header_crc32";
 constexpr size_t kReadChunk = size_t{1} << 20;  // the data CRC runs on each MiB as it arrives
@@ -164,7 +167,7 @@ void check_header_length(uint64_t header_len, uint64_t size, const std::string& 
   GB_CHECK(header_len <= size - 8, where, ": header length ", header_len,
            " runs past the end of the file (", size, " bytes)");
   GB_CHECK(header_len <= kMaxHeader, where, ": header length ", header_len, " exceeds the ",
-           kMaxHeader / (1u << 20), " MB limit");
+           kMaxHeader / (1u << 20), " MiB limit");
 }
 
 // The deepest nesting of [ and { outside strings: the depth a message reports. A linear scan,
@@ -197,11 +200,16 @@ json parse_json(const char* text, uint64_t len, const std::string& where) {
   GB_CHECK(std::memchr(text, '\0', len) == nullptr, where,
            ": header is not valid JSON (it contains a NUL byte)");
   struct TooDeep {};
-  const json::parser_callback_t limit = [](int depth, json::parse_event_t event, json&) {
+  struct TooMany {};
+  uint64_t values = 0;
+  const json::parser_callback_t limit = [&values](int depth, json::parse_event_t event, json&) {
+    const bool opens =
+        event == json::parse_event_t::object_start || event == json::parse_event_t::array_start;
     // `depth` counts the containers around the one that starts: the header object has 0
-    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
-        depth + 1 > kMaxDepth)
-      throw TooDeep{};
+    if (opens && depth + 1 > kMaxDepth) throw TooDeep{};
+    // every value costs the parsed tree 16-80 bytes however short its text: bound the count
+    if ((opens || event == json::parse_event_t::value) && ++values > kMaxJsonValues)
+      throw TooMany{};
     return true;
   };
   try {
@@ -209,6 +217,9 @@ json parse_json(const char* text, uint64_t len, const std::string& where) {
   } catch (const TooDeep&) {
     fail(str(where, ": header nests JSON ", nesting_depth(text, len), " levels deep, the limit is ",
              kMaxDepth));
+  } catch (const TooMany&) {
+    fail(str(where, ": header holds more than ", kMaxJsonValues,
+             " JSON values (the limit; a header needs about ten a tensor)"));
   } catch (const std::exception& e) {
     fail(str(where, ": header is not valid JSON (", clip(e.what(), 200), ")"));
   }
@@ -424,7 +435,7 @@ TensorMap safetensors_parse(const uint8_t* data, size_t size, Metadata* meta,
 
 void save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& meta) {
   const std::vector<uint8_t> bytes = safetensors_serialize(tensors, meta);
-  AtomicFile file(path, "save_safetensors: cannot write " + clip(path, 200));
+  AtomicFile file(path, "save_safetensors: cannot write " + path);
   file.write(bytes.data(), bytes.size());
   file.commit();
 }

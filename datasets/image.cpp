@@ -76,10 +76,11 @@ namespace glassbox::image {
 
 namespace {
 
-constexpr int kMaxJpegScans = 500;        // real progressive JPEGs have ~10
+constexpr int kMaxJpegScans = 500;                       // real progressive JPEGs have ~10
+constexpr uint64_t kJpegScanPixels = uint64_t{1} << 32;  // scans x pixels a JPEG may cost
 constexpr size_t kPngChunkMax = 8 << 20;  // libpng's cap on one ancillary chunk, decompressed
 
-std::string reading(const std::string& source) { return "cannot read image " + clip(source); }
+std::string reading(const std::string& source) { return "cannot read image " + source; }
 
 // "first bytes 3c 21 44 4f" (at most 8), to show what an unknown file looks like.
 std::string first_bytes(const uint8_t* d, size_t n) {
@@ -217,6 +218,16 @@ bool png_read_header(PngReader& r, const Limits& limits) {
   png_set_user_limits(r.png, side, side);
   png_set_chunk_malloc_max(r.png, kPngChunkMax);
   png_set_chunk_cache_max(r.png, 1000);
+  // Text, ICC profiles, palettes of suggestions, Exif, ...: none changes the pixels we return,
+  // and libpng keeps every one of them until the end (each up to kPngChunkMax decompressed,
+  // so a few MB of zTXt chunks could hold gigabytes). Skip them unread, and every unknown
+  // chunk too.
+  static const png_byte kIgnored[] = {
+      't', 'E', 'X', 't', 0,   'z', 'T', 'X', 't', 0,   'i', 'T', 'X', 't', 0,   'i', 'C',
+      'C', 'P', 0,   's', 'P', 'L', 'T', 0,   'e', 'X', 'I', 'f', 0,   'h', 'I', 'S', 'T',
+      0,   'p', 'C', 'A', 'L', 0,   's', 'C', 'A', 'L', 0,   't', 'I', 'M', 'E', 0};
+  png_set_keep_unknown_chunks(r.png, PNG_HANDLE_CHUNK_NEVER, nullptr, 0);  // unknown ones
+  png_set_keep_unknown_chunks(r.png, PNG_HANDLE_CHUNK_NEVER, kIgnored, int(sizeof kIgnored / 5));
   png_set_read_fn(r.png, &r.in, png_on_read);
   png_read_info(r.png, r.info);
   r.width = png_get_image_width(r.png, r.info);
@@ -311,12 +322,23 @@ void jpeg_on_message(j_common_ptr c, int level) {
 }
 
 // A progressive JPEG may have any number of scans, each a pass over the whole image: a small
-// file of thousands of scans would take minutes. libjpeg-turbo's own fuzzers cap them too.
+// file of thousands of scans would take minutes. libjpeg-turbo's own fuzzers cap them too. The
+// cap is kMaxJpegScans, and fewer for big images: scans x pixels at most kJpegScanPixels, so a
+// file of a few KB cannot buy more than a few seconds of decoding (a 64-megapixel image may
+// still have 64 scans; real progressive files have about 10).
+int max_jpeg_scans(const jpeg_decompress_struct& d) {
+  const uint64_t pixels = std::max<uint64_t>(1, uint64_t(d.image_width) * d.image_height);
+  return int(std::clamp<uint64_t>(kJpegScanPixels / pixels, 1, kMaxJpegScans));
+}
+
 void jpeg_on_progress(j_common_ptr c) {
   if (!c->is_decompressor) return;
-  if (reinterpret_cast<j_decompress_ptr>(c)->input_scan_number <= kMaxJpegScans) return;
+  const auto* d = reinterpret_cast<j_decompress_ptr>(c);
+  const int cap = max_jpeg_scans(*d);
+  if (d->input_scan_number <= cap) return;
   auto* e = reinterpret_cast<JpegErrors*>(c->err);
-  std::snprintf(e->message, sizeof e->message, "more than %d scans", kMaxJpegScans);
+  std::snprintf(e->message, sizeof e->message, "more than %d scans (the limit for %ux%u pixels)",
+                cap, unsigned(d->image_width), unsigned(d->image_height));
   std::longjmp(e->jump, 1);
 }
 
@@ -547,7 +569,7 @@ Image decode(const uint8_t* data, size_t size, const std::string& source, int wa
   GB_CHECK(want_channels >= 0 && want_channels <= 4, "image::decode: want_channels must be 0 ",
            "(the file's own) or 1-4, got ", want_channels);
   check_limits(limits);
-  GB_CHECK(data != nullptr || size == 0, "image::decode: null data for ", clip(source));
+  GB_CHECK(data != nullptr || size == 0, "image::decode: null data for ", source);
   Image img;
   switch (sniff(data, size, source)) {
     case Format::Png:
@@ -645,7 +667,7 @@ bool png_write_all(PngWriter& wr, const Image& img) {
 }  // namespace
 
 void write_png(const std::string& path, const Image& image) {
-  const std::string what = "cannot write image " + clip(path);
+  const std::string what = "cannot write image " + path;
   GB_CHECK(image.channels >= 1 && image.channels <= 4, what, ": PNG holds 1-4 channels, got ",
            image.channels);
   GB_CHECK(image.width >= 1 && image.height >= 1 && image.width <= PNG_UINT_31_MAX &&

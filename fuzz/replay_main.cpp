@@ -33,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <typeinfo>
+#include <thread>
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
@@ -65,7 +66,10 @@ void on_timeout(int) {
 // cap turns an allocation past the limit into std::bad_alloc, which is then reported.
 void limit_memory() {
 #ifndef GLASSBOX_REPLAY_ASAN
-  const rlim_t cap = rlim_t{3} << 30;  // 2 GiB of data plus the program and its threads
+  // 2 GiB of data plus the program, and per core an OpenMP thread's stack and a malloc arena's
+  // reservation (address space, not memory: 64 MiB each), so a many-core host is not refused
+  const rlim_t cores = std::max(1u, std::thread::hardware_concurrency());
+  const rlim_t cap = (rlim_t{3} << 30) + cores * (rlim_t{256} << 20);
   rlimit lim{};
   if (::getrlimit(RLIMIT_AS, &lim) == 0 && (lim.rlim_max == RLIM_INFINITY || lim.rlim_max > cap)) {
     lim.rlim_cur = cap;

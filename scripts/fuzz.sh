@@ -11,17 +11,26 @@
 #
 #   bash scripts/fuzz.sh                      # all targets, 60 s each
 #   FUZZ_SECONDS=600 bash scripts/fuzz.sh idx # one target, longer
+#   FUZZ_SEED=0 bash scripts/fuzz.sh          # a random seed (the default, 1, repeats CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
+# a fixed seed by default, so a CI run can be repeated exactly; FUZZ_SEED=0 draws a random one
+seed=${FUZZ_SEED:-1}
 parallel=${FUZZ_PARALLEL:-2}
 build=${FUZZ_BUILD:-build/fuzz}
 
 echo "fuzz: building the targets in $build"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+mkdir -p "$build"
+# quiet when it works; the whole log when it does not (make prints the failing command there)
+if ! { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DGLASSBOX_FUZZ=ON -DGLASSBOX_CUDA=OFF -DGLASSBOX_TESTS=OFF -DGLASSBOX_EXAMPLES=OFF \
-  -DGLASSBOX_BENCH=OFF -DGLASSBOX_NATIVE=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target fuzz_targets >/dev/null
+  -DGLASSBOX_BENCH=OFF -DGLASSBOX_NATIVE=OFF &&
+  cmake --build "$build" -j"$(nproc)" --target fuzz_targets; } >"$build/fuzz_build.log" 2>&1; then
+  tail -60 "$build/fuzz_build.log"
+  echo "fuzz: the build failed (whole log: $build/fuzz_build.log)" >&2
+  exit 1
+fi
 
 if [ $# -gt 0 ]; then
   targets=("$@")
@@ -50,12 +59,12 @@ run_target() {
   dict=$(dict_of "$t")
   # one OpenMP thread: the readers are sequential, and two fuzzers already share the cores
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
-    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1} "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -seed="$seed" -rss_limit_mb=2048 -timeout=10 \
     ${dict:+-dict="$dict"} -artifact_prefix="$dir/artifacts/" -print_final_stats=1 \
     "$dir/corpus" >"$dir/log" 2>&1 || echo $? >"$dir/rc"
 }
 
-echo "fuzz: ${#targets[@]} targets, ${seconds} s each, $parallel at a time"
+echo "fuzz: ${#targets[@]} targets, ${seconds} s each, $parallel at a time, seed $seed"
 running=0
 for t in "${targets[@]}"; do
   [ -x "$build/fuzz/fuzz_$t" ] || { echo "fuzz: no target '$t' in $build/fuzz" >&2; exit 2; }
@@ -78,7 +87,8 @@ for t in "${targets[@]}"; do
   found=$(find "$dir/artifacts" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'oom-*' \
     -o -name 'timeout-*' \) | wc -l)
   printf 'fuzz %-12s %10s executions  corpus %5d  findings %d\n' "$t" "${execs:-?}" "$corpus" "$found"
-  if [ "$found" -gt 0 ] || [ -z "$execs" ]; then
+  rc=$(cat "$dir/rc" 2>/dev/null || echo 0)
+  if [ "$found" -gt 0 ] || [ -z "$execs" ] || [ "$rc" != 0 ]; then
     findings=$((findings + 1))
     echo "---- $t: the end of the fuzzer's log ($dir/log):"
     grep -E 'ERROR|SUMMARY|runtime error|fuzz finding|uncaught|Test unit written|#[0-9]+ +in ' \
@@ -90,7 +100,7 @@ for t in "${targets[@]}"; do
       echo "  minimise:  $build/fuzz/fuzz_$t -minimize_crash=1 -runs=100000 $f"
       echo "  then commit the minimised input as fuzz/regressions/$t/<what-it-is> (fuzz_replay_$t)"
     done
-    [ "$found" -gt 0 ] || echo "  the fuzzer did not finish: see $dir/log"
+    [ "$found" -gt 0 ] || echo "  the fuzzer exited with status $rc or did not finish: see $dir/log"
   fi
 done
 

@@ -154,6 +154,19 @@ TEST_SUITE("anomaly") {
     }
   }
 
+  TEST_CASE("forward: a layer inside a Sequential is named by its index") {
+    nn::Sequential seq(nn::Linear(2, 2), LogLayer());
+    {
+      NoGradGuard no_record;
+      seq->ptr<nn::LinearImpl>(0)->weight.zero_();
+      seq->ptr<nn::LinearImpl>(0)->bias.zero_();
+    }
+    autograd::DetectAnomalyGuard anomaly;
+    const std::string msg = error_of([&] { seq(tensor({{1.f, 2.f}})); });
+    CHECK_HAS(msg, "anomaly in forward: 'log'");
+    CHECK_HAS(msg, "in Sequential.1 (LogLayer)");
+  }
+
   TEST_CASE("backward: sqrt(0) has a finite forward and an Inf gradient, blamed on sqrt") {
     for (Device dev : devices()) {
       CAPTURE(dev.str());

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "resource_limits.h"
 #include "temp_dir.h"
 #include "datasets/dataloader.h"
 #include "datasets/idx.h"
@@ -374,16 +375,7 @@ TEST_SUITE("datasets") {
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-      long pages = 0;
-      if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-        if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
-        std::fclose(f);
-      }
-      const rlim_t limit =
-          static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) +
-          (rlim_t{128} << 20);
-      const struct rlimit rl = {limit, limit};
-      if (::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(5);
+      if (!test_limits::limit_address_space_to_current_plus(rlim_t{128} << 20)) ::_exit(5);
       try {
         ::_exit(check_md5(path, file).find("is not the canonical") != std::string::npos ? 0 : 1);
       } catch (const std::bad_alloc&) {

@@ -16,7 +16,9 @@
 #include <unistd.h>
 #include <vector>
 
+#include "datasets/image.h"
 #include "filters.h"
+#include "resource_limits.h"
 #include "temp_dir.h"
 
 using namespace glassbox;
@@ -28,31 +30,6 @@ namespace {
 std::string contents(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(f), {});
-}
-
-// Runs `body` with this process's files limited to `limit` bytes and SIGXFSZ ignored, so a
-// write past it fails with EFBIG, as on a full disk (no root needed); both are restored after.
-// In-process, not in a forked child: a child of a process that has run OpenMP regions hangs in
-// its next one. Returns the Error's message, or "ok".
-template <class F>
-std::string with_file_size_limit(rlim_t limit, F body) {
-  struct rlimit old {};
-  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
-  struct rlimit rl = old;
-  rl.rlim_cur = limit;
-  REQUIRE(::setrlimit(RLIMIT_FSIZE, &rl) == 0);
-  void (*old_handler)(int) = ::signal(SIGXFSZ, SIG_IGN);
-  std::string message = "ok";
-  try {
-    body();
-  } catch (const Error& e) {
-    message = e.what();
-  } catch (...) {
-    message = "another exception";
-  }
-  ::signal(SIGXFSZ, old_handler);
-  REQUIRE(::setrlimit(RLIMIT_FSIZE, &old) == 0);
-  return message;
 }
 
 // A 3-channel 11x7 test card with gradients and a bright square.
@@ -135,7 +112,8 @@ TEST_SUITE("filters") {
     filters::save_png(full({1, 1, 4, 4}, 9.0), path);
     const std::string before = contents(path);
     Tensor noise = rand({1, 3, 300, 300}) * 255.0;  // noise does not compress
-    const std::string msg = with_file_size_limit(8192, [&] { filters::save_png(noise, path); });
+    const std::string msg =
+        test_limits::with_file_size_limit(8192, [&] { filters::save_png(noise, path); });
     CHECK(msg.find("cannot write image " + path + ": File too large") != std::string::npos);
     CHECK(contents(path) == before);
     CHECK(dir.entries() == std::vector<std::string>{"out.png"});  // no temporary left
@@ -153,5 +131,21 @@ TEST_SUITE("filters") {
     std::ofstream(path, std::ios::binary) << "GIF89a....";
     CHECK_THROWS_WITH_AS(filters::load_image(path), Contains("GIF images are not supported"),
                          Error);
+  }
+
+  TEST_CASE("load_image refuses images above filters' own pixel limit, from the header") {
+    TempDir dir("glassbox_filters");
+    const std::string path = dir.file("big.png");
+    image::Image big;  // 2897^2 = 8,392,609 grey pixels: just over 2^23
+    big.width = big.height = 2897;
+    big.channels = 1;
+    big.pixels.assign(size_t(big.width * big.height), 0);
+    image::write_png(path, big);
+    CHECK_THROWS_WITH_AS(filters::load_image(path), Contains("more than the limit of 8388608"),
+                         Error);
+    big.height = 2895;  // 8,386,815: within it
+    big.pixels.resize(size_t(big.width * big.height));
+    image::write_png(path, big);
+    CHECK(filters::load_image(path).sizes() == Shape{1, 1, 2895, 2897});
   }
 }

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "resource_limits.h"
 #include "temp_dir.h"
 #include "datasets/idx.h"
 #include "datasets/md5.h"
@@ -546,16 +547,7 @@ TEST_SUITE("idx") {
     REQUIRE(pid >= 0);
     if (pid == 0) {
       empty_cache();  // a cached gigabyte block from an earlier test would hide the allocation
-      long pages = 0;
-      if (std::FILE* f = std::fopen("/proc/self/statm", "r")) {
-        if (std::fscanf(f, "%ld", &pages) != 1) pages = 0;
-        std::fclose(f);
-      }
-      const rlim_t limit =
-          static_cast<rlim_t>(pages) * static_cast<rlim_t>(::sysconf(_SC_PAGESIZE)) +
-          (rlim_t{512} << 20);
-      const struct rlimit rl = {limit, limit};
-      if (::setrlimit(RLIMIT_AS, &rl) != 0) ::_exit(5);
+      if (!test_limits::limit_address_space_to_current_plus(rlim_t{512} << 20)) ::_exit(5);
       try {
         read_idx(path);
       } catch (const Error& e) {

@@ -350,6 +350,11 @@ TEST_SUITE("cli") {
     CHECK_THROWS_WITH_AS(parse({"--lr", "--same"}), has("--lr needs a value, got the option"),
                          cli::UsageError);
     CHECK_THROWS_WITH_AS(parse({"--same=1"}), has("--same takes no value"), cli::UsageError);
+    // an unset shell variable ("--resume $CKPT") must not quietly mean "no --resume"
+    CHECK_THROWS_WITH_AS(parse({"--lr", ""}), has("--lr needs a value, got an empty one"),
+                         cli::UsageError);
+    CHECK_THROWS_WITH_AS(parse({"--lr="}), has("--lr needs a value, got an empty one"),
+                         cli::UsageError);
     CHECK_THROWS_WITH_AS(parse({"--lr", "1", "--lr", "2"}), has("--lr is given twice"),
                          cli::UsageError);
   }
@@ -602,6 +607,41 @@ TEST_SUITE("programs") {
     INFO(r.err);
     CHECK(r.code == 0);
     CHECK(r.out.find("digit.png:") != std::string::npos);
+  }
+
+  TEST_CASE("mnist --detect-anomaly: a healthy run trains as usual with every op checked") {
+    Fixture f;
+    const Run r = run(GLASSBOX_MNIST_EXE,
+                      {"--data", f.data, "--skip-md5", "--epochs", "1", "--batch", "10",
+                       "--threads", "1", "--detect-anomaly"},
+                      f.work);
+    INFO(r.err);
+    CHECK(r.code == 0);
+    CHECK(r.out.find("anomaly detection on") != std::string::npos);
+    CHECK(r.out.find("test accuracy: ") != std::string::npos);
+  }
+
+  TEST_CASE("mnist --detect-anomaly: weights that overflow name the first layer that made Inf") {
+    Fixture f;
+    // a resumable checkpoint whose conv1 weights are near float's maximum: conv1's output
+    // overflows to Inf although its inputs and weights are finite
+    const std::string ckpt = f.tmp.file("work/huge.ckpt");
+    write_checkpoint(ckpt);
+    Metadata meta;
+    TensorMap tensors = load_safetensors(ckpt, &meta);
+    Tensor& w = tensors.at("model.conv1.weight");
+    w = full(w.shape(), 3e38);
+    save_safetensors(ckpt, tensors, meta);
+    const std::vector<std::string> resume = {"--data", f.data,     "--skip-md5", "--epochs",
+                                             "2",      "--batch",  "10",         "--threads",
+                                             "1",      "--resume", ckpt};
+    std::vector<std::string> checked = resume;
+    checked.push_back("--detect-anomaly");
+    const Run r = run(GLASSBOX_MNIST_EXE, checked, f.work);
+    CHECK(r.code == 1);
+    CHECK(r.err.find("anomaly in forward: 'conv2d'") != std::string::npos);
+    CHECK(r.err.find("in MnistNet.conv1 (Conv2d)") != std::string::npos);
+    INFO(r.err);
   }
 
   TEST_CASE("mnist --save: a second run on the same file fails at once naming the first") {

@@ -799,6 +799,20 @@ TEST_SUITE("safetensors") {
   }
 
   // ------------------------------------------------------------------ hostile input
+  TEST_CASE("a header of millions of tiny JSON values is refused while parsing") {
+    // "0," is 2 bytes of text but 16 bytes parsed (80 as an object member): 100 MiB of them
+    // would hold well over a gigabyte before any structural check, so the count is bounded.
+    std::string many = R"({"__metadata__":{"k":"v"},"x":[)";
+    for (size_t i = 0; i < (size_t{1} << 21); ++i) many += "0,";
+    many += "0]}";
+    CHECK_THROWS_WITH_AS(parse(make_file(many)),
+                         doctest::Contains("header holds more than 2097152 JSON values"),
+                         glassbox::Error);
+    // well below the limit the same shape of header is judged for what it is
+    CHECK_THROWS_WITH_AS(parse(make_file(R"({"x":[0,0,0]})")), doctest::Contains("tensor 'x'"),
+                         glassbox::Error);
+  }
+
   TEST_CASE("JSON nested 80,000 levels deep is a short Error, wherever it sits") {
     // The error path used to dump the untrusted value recursively: a stack overflow (SIGSEGV)
     // from a 160 KB file. The depth is now refused while parsing, and nothing is dumped.
@@ -995,7 +1009,7 @@ TEST_SUITE("safetensors") {
          str("data section is ", 8 * gib - 8 - small.size(), " bytes but the tensors cover 8")},
         {"8 GiB sparse, 4 GiB header length",
          [&] { write_sparse(path, make_file(4 * gib, "{}"), 8 * gib); },
-         "header length 4294967296 exceeds the 100 MB limit"},
+         "header length 4294967296 exceeds the 100 MiB limit"},
         {"8 GiB sparse, all zero", [&] { write_sparse(path, {}, 8 * gib); },
          "header is not valid JSON"},
     };

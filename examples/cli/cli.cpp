@@ -163,6 +163,10 @@ Args::Args(int argc, char** argv, const std::vector<FlagSpec>& table) {
         throw UsageError(str(flag, " needs a value, got the option ", quoted(value), " (write ",
                              flag, "=VALUE for a value starting with --)"));
     }
+    // "--resume $UNSET" would otherwise quietly mean no --resume, and a fresh run could then
+    // overwrite the checkpoint the user meant to continue
+    if (spec->takes_value && value.empty())
+      throw UsageError(flag + " needs a value, got an empty one");
     if (!spec->repeatable && values_.count(name))
       throw UsageError(str(flag, " is given twice (it takes one value)"));
     values_[name].push_back(value);

@@ -36,7 +36,10 @@ Kernel3 parse_kernel(const std::string& spec) {
 }
 
 Tensor load_image(const std::string& path) {
-  const image::Image img = image::read(path);  // Errors: "cannot read image <path>: ..."
+  // float32 and up to five algorithms side by side: 8 megapixels is already a few GB at most
+  image::Limits limits;
+  limits.max_pixels = kMaxPixels;
+  const image::Image img = image::read(path, 0, limits);  // "cannot read image <path>: ..."
   Tensor hwc = from_blob(img.pixels.data(), {img.height, img.width, img.channels}, kUInt8);
   return hwc.to(kFloat32).permute({2, 0, 1}).unsqueeze(0).contiguous();
 }

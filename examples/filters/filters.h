@@ -17,6 +17,9 @@ Kernel3 parse_kernel(const std::string& spec);
 
 // Loads PNG/JPEG/BMP as float [1, C, H, W] with values 0..255 (C = the file's channels).
 // Errors: "cannot read image <path>: <reason>".
+// Images larger than kMaxPixels are refused (the library's image::Limits allow 64 MP; the
+// float tensors and the algorithms' workspaces of filters need ~100 bytes a pixel).
+constexpr int64_t kMaxPixels = int64_t{1} << 23;
 glassbox::Tensor load_image(const std::string& path);
 // Clamps to 0..255, rounds, and writes an 8-bit PNG with the tensor's C channels (1-4). On a
 // full disk or any other failure: "cannot write image <path>: <reason>", and an

@@ -32,30 +32,41 @@ Weights box_weights(int n, int m) {
 
 // resize_area of the image padded to a side x side square with `background` (the shorter side
 // padded equally on both sides), without building the square: a 100000x1 image would make it
-// 10^10 floats. The same sums in the same order as resize_area on the square, so the result is
-// bit for bit the same: the rows pass runs on the image's h rows (the padding columns read as
-// the background) and once on a background row, which stands for every padding row.
+// 10^10 floats. Rows first: output column x weighs the square's columns j by weights[x]; those
+// outside the image all hold the background, so their weights are summed once per x and a row
+// costs only its own w pixels (a 1x131072 strip would otherwise cost h * side = 1.7e10 steps).
+// Rows outside the image are all background too: one padding row stands for them in the column
+// pass. The sums are regrouped, so the result equals padding-then-resizing up to float rounding.
 std::vector<float> resize_padded(const std::vector<uint8_t>& px, int w, int h, bool invert,
                                  float background) {
   const int side = std::max(w, h), left = (side - w) / 2, top = (side - h) / 2;
-  const auto weights = box_weights(side, kSide);  // both axes of the square
-  auto value = [&](int y, int j) {                // the square's pixel (top + y, j)
-    if (j < left || j >= left + w) return background;
-    const float v = px[size_t(y) * w + size_t(j - left)];
-    return invert ? 255.f - v : v;
-  };
-  std::vector<float> rows(size_t(h) * kSide, 0.f), padding(kSide, 0.f);
+  const auto weights = box_weights(side, kSide);                  // both axes of the square
+  std::vector<std::vector<std::pair<int, float>>> inside(kSide);  // (image column, weight)
+  std::vector<float> padding(kSide, 0.f);  // a row's value at x from its padding columns alone
+  std::vector<float> background_row(kSide, 0.f);  // a padding row's value at x
   for (int x = 0; x < kSide; ++x)
-    for (auto [j, weight] : weights[size_t(x)]) padding[size_t(x)] += weight * background;
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < kSide; ++x)
-      for (auto [j, weight] : weights[size_t(x)])
-        rows[size_t(y) * kSide + x] += weight * value(y, j);
+    for (auto [j, weight] : weights[size_t(x)]) {
+      background_row[size_t(x)] += weight * background;
+      if (j >= left && j < left + w)
+        inside[size_t(x)].push_back({j - left, weight});
+      else
+        padding[size_t(x)] += weight * background;
+    }
+  std::vector<float> rows(size_t(h) * kSide, 0.f);
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* row = &px[size_t(y) * w];
+    for (int x = 0; x < kSide; ++x) {
+      float acc = padding[size_t(x)];
+      for (auto [i, weight] : inside[size_t(x)])
+        acc += weight * (invert ? 255.f - float(row[i]) : float(row[i]));
+      rows[size_t(y) * kSide + x] = acc;
+    }
+  }
   std::vector<float> out(size_t(kSide) * kSide, 0.f);
   for (int y = 0; y < kSide; ++y)
     for (auto [j, weight] : weights[size_t(y)]) {
       const float* row =
-          (j >= top && j < top + h) ? &rows[size_t(j - top) * kSide] : padding.data();
+          (j >= top && j < top + h) ? &rows[size_t(j - top) * kSide] : background_row.data();
       for (int x = 0; x < kSide; ++x) out[size_t(y) * kSide + x] += weight * row[x];
     }
   return out;
