@@ -197,7 +197,7 @@ int nesting_depth(const char* p, uint64_t n) {
 // parser is iterative, and the callback stops it before the deep value is built.
 json parse_json(const char* text, uint64_t len, const std::string& where) {
   // nlohmann's parser takes a NUL as the end of input and would silently ignore the rest.
-  GB_CHECK(std::memchr(text, '\0', len) == nullptr, where,
+  GB_CHECK(len == 0 || std::memchr(text, '\0', len) == nullptr, where,  // text may be null
            ": header is not valid JSON (it contains a NUL byte)");
   struct TooDeep {};
   struct TooMany {};
