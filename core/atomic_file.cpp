@@ -60,6 +60,16 @@ AtomicFile::AtomicFile(const std::string& path, const std::string& what)
     : path_(path), what_(what) {
   const size_t slash = path.rfind('/');
   dir_ = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  // a device, FIFO or folder at `path` is not a file to replace: renaming over /dev/null as root
+  // would swap out the device itself
+  struct stat existing {};
+  if (::lstat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode) &&
+      !S_ISLNK(existing.st_mode)) {
+    committed_ = true;  // nothing of ours to remove
+    glassbox::fail(str(what_, ": it exists and is not a regular file (",
+                       S_ISDIR(existing.st_mode) ? "a directory" : "a device, FIFO or socket",
+                       "); nothing was written"));
+  }
   remove_dead_temporaries(dir_, slash == std::string::npos ? path : path.substr(slash + 1));
   // unique per process and per call, so concurrent writers never share a temporary file
   static std::atomic<uint64_t> counter{0};

@@ -12,7 +12,8 @@
 // from any process, are never touched; where flock is unsupported nothing is removed.
 //
 // The new file keeps the permissions of the file it replaces (else 0644 less the umask). A
-// symlink at `path` is replaced by the new file, not written through.
+// symlink at `path` is replaced by the new file, not written through; a directory, device or
+// FIFO at `path` is refused before anything is written.
 //
 // Used by save_safetensors (weights, checkpoints) and image::write_png.
 #include <cstddef>

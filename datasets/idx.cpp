@@ -54,6 +54,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace glassbox::datasets {
@@ -484,50 +485,51 @@ class Output {
   std::string path_;
 };
 
+// Raw bytes, straight into the file (AtomicFile checks every write).
 class RawOutput : public Output {
  public:
-  explicit RawOutput(const std::string& path)
-      : Output(path), file_(std::fopen(path.c_str(), "wb")) {
-    if (!file_) fail_file(kWrite, path, "cannot create file (", std::strerror(errno), ")");
-  }
-  void write(const void* src, size_t n) override {
-    if (std::fwrite(src, 1, n, file_.get()) != n)
-      fail_file(kWrite, path_, "write failed (", std::strerror(errno), ")");
-  }
-  void close() override {
-    // fclose flushes the last buffered bytes, so a full disk often shows only here.
-    if (std::fclose(file_.release()) != 0)
-      fail_file(kWrite, path_, "write failed (", std::strerror(errno), ")");
-  }
+  RawOutput(const std::string& path, AtomicFile& file) : Output(path), file_(file) {}
+  void write(const void* src, size_t n) override { file_.write(src, n); }
+  void close() override {}
 
  private:
-  FilePtr file_;
+  AtomicFile& file_;
 };
 
+// A gzip stream: zlib's deflate with the gzip wrapper (windowBits 15 + 16), its output into
+// the file a buffer at a time.
 class GzOutput : public Output {
  public:
-  explicit GzOutput(const std::string& path) : Output(path), gz_(gzopen(path.c_str(), "wb")) {
-    if (!gz_) fail_file(kWrite, path, "cannot create file (", std::strerror(errno), ")");
+  GzOutput(const std::string& path, AtomicFile& file) : Output(path), file_(file) {
+    if (deflateInit2(&z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+        Z_OK)
+      fail_file(kWrite, path, "zlib cannot start a gzip stream (out of memory?)");
+    started_ = true;
   }
   ~GzOutput() override {
-    if (gz_) gzclose_w(gz_);
+    if (started_) deflateEnd(&z_);
   }
-  void write(const void* src, size_t n) override {
-    // gzwrite returns 0 both for an error and for n == 0, so empty writes are skipped.
-    if (n == 0 || gzwrite(gz_, src, static_cast<unsigned>(n)) == static_cast<int>(n)) return;
-    int err = Z_OK;
-    fail_file(kWrite, path_, "write failed (", without_path(path_, gzerror(gz_, &err)), ")");
-  }
-  void close() override {
-    int rc = gzclose_w(gz_);
-    gz_ = nullptr;
-    if (rc != Z_OK)
-      fail_file(kWrite, path_, "write failed (",
-                rc == Z_ERRNO ? std::strerror(errno) : "zlib error " + std::to_string(rc), ")");
-  }
+  void write(const void* src, size_t n) override { pump(src, n, Z_NO_FLUSH); }
+  void close() override { pump(nullptr, 0, Z_FINISH); }
 
  private:
-  gzFile gz_;
+  // Deflates the input until zlib has taken it all (and, for Z_FINISH, ended the stream): zlib
+  // fills the whole output buffer exactly when it may have more to give.
+  void pump(const void* src, size_t n, int flush) {
+    z_.next_in = static_cast<Bytef*>(const_cast<void*>(src));
+    z_.avail_in = static_cast<uInt>(n);  // n <= kChunk
+    do {
+      z_.next_out = out_.data();
+      z_.avail_out = static_cast<uInt>(out_.size());
+      if (deflate(&z_, flush) == Z_STREAM_ERROR) fail_file(kWrite, path_, "zlib's deflate failed");
+      file_.write(out_.data(), out_.size() - z_.avail_out);
+    } while (z_.avail_out == 0);
+  }
+
+  AtomicFile& file_;
+  z_stream z_{};
+  bool started_ = false;
+  std::vector<Bytef> out_ = std::vector<Bytef>(size_t{1} << 16);
 };
 
 const IdxType& type_for_write(const std::string& path, const Tensor& t) {
@@ -643,17 +645,19 @@ void write_idx(const std::string& path, const Tensor& tensor, bool gzip) {
   const IdxType& type = type_for_write(path, tensor);
   Tensor c = tensor.detach().contiguous();
   if (c.dtype() == DType::Int64) check_fits_int32(path, c);
-  // Everything is checked before the file is created. A write that fails midway leaves a
-  // partial file, which read_idx rejects as truncated since the header records the size.
+  // Everything is checked before the file is created, and it is written atomically: a write
+  // that fails midway (a full disk) leaves the previous file, never a partial one.
+  AtomicFile file(path, str(kWrite, ": ", path, ": cannot write the file"));
   std::unique_ptr<Output> out;
   if (gzip) {
-    out = std::make_unique<GzOutput>(path);
+    out = std::make_unique<GzOutput>(path, file);
   } else {
-    out = std::make_unique<RawOutput>(path);
+    out = std::make_unique<RawOutput>(path, file);
   }
   write_header(*out, type, c.shape());
   write_data(*out, c);
   out->close();
+  file.commit();
 }
 
 }  // namespace glassbox::datasets

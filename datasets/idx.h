@@ -32,7 +32,8 @@ Tensor read_idx(const std::string& path);
 
 // Writes a contiguous-or-not CPU tensor of rank 1..255 as IDX: UInt8 -> 0x08, Int64 -> 0x0C
 // (each value must fit in int32), Float32 -> 0x0D, Float64 -> 0x0E. gzip=true writes a .gz
-// stream. Used by tests and by anyone making small data sets.
+// stream. Written atomically (core/atomic_file.h): a failure leaves the previous file whole
+// and removes the temporary. Used by tests and by anyone making small data sets.
 void write_idx(const std::string& path, const Tensor& tensor, bool gzip = false);
 
 }  // namespace glassbox::datasets

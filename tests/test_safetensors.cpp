@@ -1503,10 +1503,12 @@ TEST_SUITE("safetensors") {
     CHECK_FALSE(fs::exists(dir.path / "no"));
     CHECK(dir.entries().empty());
 
-    // Renaming a file over a directory fails: the directory stays and no temporary is left.
+    // A directory at the target is refused before anything is written: it stays, and no
+    // temporary is left.
     fs::create_directory(dir.path / "taken");
     const std::string taken = "save_safetensors: cannot write " + dir.file("taken") +
-                              ": Is a directory (while renaming the temporary ";
+                              ": it exists and is not a regular file (a directory); nothing was "
+                              "written";
     CHECK_THROWS_WITH_AS(save_safetensors(dir.file("taken"), {{"a", ones({1})}}),
                          doctest::Contains(taken.c_str()), glassbox::Error);
     CHECK(fs::is_directory(dir.path / "taken"));
