@@ -1,6 +1,9 @@
 #pragma once
-// glassbox: one include for the whole public API.
+// glassbox: one include for the whole public API. Installed as <glassbox/glassbox.h>; every
+// header it reaches may also be included alone (<glassbox/nn/linear.h>). Not included here:
+// the kernel layer (core/kernels*.h, core/dispatch.h) and nn/repr.h, which are internal.
 #include "autograd/anomaly.h"
+#include "autograd/function.h"
 #include "autograd/gradcheck.h"
 #include "autograd/grad_mode.h"
 #include "core/allocator.h"
@@ -14,7 +17,13 @@
 #include "core/tensor.h"
 #include "cuda/runtime.h"
 #include "datasets/dataloader.h"
+#include "datasets/device_images.h"
 #include "datasets/idx.h"
+#include "datasets/image.h"
 #include "datasets/mnist.h"
+#include "datasets/tensor_dataset.h"
+#include "datasets/transforms.h"
+#include "nn/checkpoint.h"
 #include "nn/nn.h"
+#include "nn/serialize.h"
 #include "optim/optim.h"

@@ -59,6 +59,36 @@ int main(int argc, char** argv) {
     report("mul_broadcast_1000x1000", "cpu", ms, 3.0 * 4 * 1e6, "bytes_per_s");
   }
   {
+    // scalar on the left vs on the right: the same work, once a broadcast of operand 1
+    Tensor a = randn({1 << 22});
+    double right = median_ms([&] { Tensor c = a * 0.5; });
+    report("mul_tensor_scalar_4M_f32", "cpu", right, 2.0 * 4 * (1 << 22), "bytes_per_s");
+    double left = median_ms([&] { Tensor c = 0.5 * a; });
+    report("mul_scalar_tensor_4M_f32", "cpu", left, 2.0 * 4 * (1 << 22), "bytes_per_s");
+  }
+  {
+    // transcendentals and activations on 301,000 floats (a 7x43x1000 activation map), one
+    // thread so the figure is the kernel's own, then all threads
+    Tensor a = randn({301000});
+    const int threads = get_num_threads();
+    for (int t : {1, threads}) {
+      set_num_threads(t);
+      const std::string sfx = t == 1 ? "_1t" : "";
+      auto run = [&](const std::string& name, const std::function<Tensor()>& f) {
+        report(name + "_301k_f32" + sfx, "cpu", median_ms([&] { Tensor c = f(); }), 301000,
+               "elements_per_s");
+      };
+      run("tanh", [&] { return tanh(a); });
+      run("exp", [&] { return exp(a); });
+      run("sigmoid", [&] { return sigmoid(a); });
+      run("gelu", [&] { return F::gelu(a); });
+      run("gelu_tanh", [&] { return F::gelu(a, "tanh"); });
+      run("silu", [&] { return F::silu(a); });
+      run("mish", [&] { return F::mish(a); });
+    }
+    set_num_threads(threads);
+  }
+  {
     Tensor a = randn({1 << 24});
     double ms = median_ms([&] { Tensor s = sum(a); });
     report("sum_16M_f32", "cpu", ms, 4.0 * (1 << 24), "bytes_per_s");

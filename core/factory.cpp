@@ -4,6 +4,8 @@
 // no host draw and no upload.
 #include <cmath>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "core/generator.h"
 #include "core/kernels.h"
@@ -64,7 +66,33 @@ Tensor arange(double start, double end, double step, TensorOptions opts) {
   if (opts.requires_grad) out.requires_grad_(true);
   return out;
 }
-Tensor arange(int64_t end, TensorOptions opts) { return arange(0.0, double(end), 1.0, opts); }
+Tensor arange(double end, TensorOptions opts) { return arange(0.0, end, 1.0, opts); }
+
+// Fisher-Yates from the top: position i swaps with j = floor(u_i * (i + 1)) for one float64
+// draw u_i per position, drawn up front from the generator's next blocks. The shuffle is one
+// sequential host loop, so no thread count or device can change it; 53-bit draws keep the
+// bias of j far below anything observable for any n that fits in memory.
+Tensor randperm(int64_t n, TensorOptions opts, Generator* gen) {
+  GB_CHECK(n >= 0, "randperm: n must be non-negative, got ", n);
+  GB_CHECK(opts.dtype != kBool, "randperm: a bool tensor cannot hold a permutation");
+  GB_CHECK(opts.dtype == kInt64 || opts.dtype == kFloat64 || n <= (int64_t{1} << 24) + 1,
+           "randperm: ", n, " values do not all fit exactly in ", dtype_name(opts.dtype));
+  GB_CHECK(opts.dtype != kUInt8 || n <= 256, "randperm: ", n, " values do not fit in uint8");
+  Tensor draws = empty({n}, dtype(kFloat64));
+  if (n > 0) random_fill_(draws, RandomDist::uniform(0.0, 1.0), gen);
+  const double* u = draws.data_ptr<double>();
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) perm[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) {
+    int64_t j = static_cast<int64_t>(u[i] * double(i + 1));
+    if (j > i) j = i;  // u < 1, but a product can still round up
+    std::swap(perm[i], perm[j]);
+  }
+  const bool rg = opts.requires_grad;
+  Tensor out = from_vector(perm, {n}).to(opts.dtype).to(opts.device);
+  if (rg) out.requires_grad_(true);
+  return out;
+}
 
 // The kernel checks `out`; the generator moves on only once the fill has been queued, so a
 // refused fill leaves its stream where it was.

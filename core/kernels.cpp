@@ -103,12 +103,52 @@ const char* unary_name(Unary op) {
       return "pow";
     case Unary::Sign:
       return "sign";
+    case Unary::Silu:
+      return "silu";
+    case Unary::Gelu:
+    case Unary::GeluTanh:
+      return "gelu";
+    case Unary::LeakyRelu:
+      return "leaky_relu";
+    case Unary::Elu:
+      return "elu";
+    case Unary::Softplus:
+      return "softplus";
+    case Unary::Mish:
+      return "mish";
+    case Unary::Clamp:
+      return "clamp";
+    case Unary::SiluGrad:
+      return "silu backward";
+    case Unary::GeluGrad:
+    case Unary::GeluTanhGrad:
+      return "gelu backward";
+    case Unary::LeakyReluGrad:
+      return "leaky_relu backward";
+    case Unary::EluGrad:
+      return "elu backward";
+    case Unary::SoftplusGrad:
+      return "softplus backward";
+    case Unary::MishGrad:
+      return "mish backward";
+    case Unary::InClosedRange:
+      return "clamp backward";
+    case Unary::InOpenRange:
+      return "hardtanh backward";
   }
   return "unary op";
 }
 
-Tensor unary(Unary op, const Tensor& a, double param) {
-  return GB_ROUTE(common_device(unary_name(op), {&a}), unary(op, a, param));
+Tensor unary(Unary op, const Tensor& a, double param, double param2) {
+  return GB_ROUTE(common_device(unary_name(op), {&a}), unary(op, a, param, param2));
+}
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  const Device dev = common_device("where", {&cond, &a, &b});
+  GB_CHECK(cond.dtype() == kBool, "where: condition must be bool, got ", dtype_name(cond.dtype()),
+           " ", cond.shape_str(), "; build it with a comparison such as x > 0");
+  check_same_dtype(a, b, "where");
+  broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  return GB_ROUTE(dev, where(cond, a, b));
 }
 Tensor compare(Compare op, const Tensor& a, const Tensor& b, const char* name) {
   return GB_ROUTE(common_device(name, {&a, &b}), compare(op, a, b, name));
@@ -134,6 +174,18 @@ Tensor gather(const Tensor& a, int64_t dim, const Tensor& index) {
 }
 void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src) {
   GB_ROUTE(common_device("scatter_add_", {&dst, &index, &src}), scatter_add_(dst, dim, index, src));
+}
+std::pair<Tensor, Tensor> sort_rows(const Tensor& a, bool descending) {
+  GB_CHECK(a.dim() == 2 && a.is_contiguous(),
+           "sort: internal: expected a contiguous 2-D input, got ", a.shape_str());
+  return GB_ROUTE(common_device("sort", {&a}), sort_rows(a, descending));
+}
+void masked_fill_(const Tensor& dst, const Tensor& mask, double value) {
+  GB_CHECK(dst.is_contiguous() && mask.is_contiguous() && mask.dtype() == kBool &&
+               mask.shape() == dst.shape(),
+           "masked_fill: internal: expected contiguous operands of one shape, got ",
+           dst.shape_str(), " and a ", dtype_name(mask.dtype()), " mask ", mask.shape_str());
+  GB_ROUTE(common_device("masked_fill", {&dst, &mask}), masked_fill_(dst, mask, value));
 }
 void random_fill(const Tensor& out, const RandomDist& dist, uint64_t seed, uint64_t base_offset) {
   GB_CHECK(is_floating(out.dtype()), "random_fill: needs a floating dtype, got ",

@@ -84,4 +84,28 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& grad_out, c
                   batch_norm_backward(grad_out, input, mean, invstd, weight, batch_stats, needed));
 }
 
+// ------------------------------------------------------------------ resize
+Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> out) {
+  return GB_ROUTE(common_device("adaptive_avg_pool2d", {&input}), adaptive_avg_pool2d(input, out));
+}
+Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape) {
+  const Device d = common_device("adaptive_avg_pool2d backward", {&grad_out});
+  return GB_ROUTE(d, adaptive_avg_pool2d_backward(grad_out, input_shape));
+}
+std::pair<Tensor, Tensor> adaptive_max_pool2d(const Tensor& input, std::array<int64_t, 2> out) {
+  return GB_ROUTE(common_device("adaptive_max_pool2d", {&input}), adaptive_max_pool2d(input, out));
+}
+Tensor adaptive_max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
+                                    const Shape& input_shape) {
+  const Device d = common_device("adaptive_max_pool2d backward", {&grad_out, &indices});
+  return GB_ROUTE(d, adaptive_max_pool2d_backward(grad_out, indices, input_shape));
+}
+Tensor upsample2d(const Tensor& input, const Resize2d& r) {
+  return GB_ROUTE(common_device("interpolate", {&input}), upsample2d(input, r));
+}
+Tensor upsample2d_backward(const Tensor& grad_out, const Shape& input_shape, const Resize2d& r) {
+  const Device d = common_device("interpolate backward", {&grad_out});
+  return GB_ROUTE(d, upsample2d_backward(grad_out, input_shape, r));
+}
+
 }  // namespace glassbox::kernels

@@ -84,4 +84,27 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& grad_out, c
                                                        const Tensor& weight, bool batch_stats,
                                                        std::array<bool, 3> needed);
 
+// ------------------------------------------------------------------ resize
+// Adaptive pooling and upsampling over planes [P, H, W] (input contiguous; grads any strides).
+// The index math is core/resize_index.h's, shared by both backends.
+//
+// Adaptive pooling to `out` = {oH, oW}: output (oh, ow) pools PyTorch's bins (resize::bin_*).
+Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> out);
+Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape);
+// values and int64 argmax h * W + w within the plane (the first maximum; a NaN wins)
+std::pair<Tensor, Tensor> adaptive_max_pool2d(const Tensor& input, std::array<int64_t, 2> out);
+Tensor adaptive_max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
+                                    const Shape& input_shape);
+
+// Upsampling to `out`. scale_factor[d] > 0 is the user's scale_factor, which PyTorch's
+// kernels use (as 1 / scale_factor) instead of in / out; 0 when the size was given.
+struct Resize2d {
+  bool bilinear = false;  // else nearest
+  bool align_corners = false;
+  std::array<int64_t, 2> out{0, 0};
+  std::array<double, 2> scale_factor{0, 0};
+};
+Tensor upsample2d(const Tensor& input, const Resize2d& r);
+Tensor upsample2d_backward(const Tensor& grad_out, const Shape& input_shape, const Resize2d& r);
+
 }  // namespace glassbox::kernels

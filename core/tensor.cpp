@@ -241,6 +241,94 @@ Tensor& Tensor::mul_(const Tensor& other) {
 Tensor& Tensor::mul_(double s) { return mul_(scalar_like(*this, s)); }
 Tensor& Tensor::add_(double s) { return add_(scalar_like(*this, s)); }
 
+// ---------------------------------------------------------------- compound assignment
+// a += b (-=, *=, /=) follows PyTorch: it writes a's memory and bumps its storage version, so
+// a graph that saved a's old value refuses backward. While grad mode is on and a or b requires
+// grad:
+//  - a leaf that requires grad is refused: its .grad() would belong to a value that is gone;
+//  - otherwise a's history is rebased: a now reads as "(old a) op b" on the tape, recorded as
+//    the out-of-place op would be, so backward reaches old a's history and b;
+//  - unless a shares its memory with another tensor (a view of it, a value a backward saved):
+//    that tensor's history cannot be rebased along, so its gradient would silently go wrong;
+//    this is refused too (PyTorch tracks views for this; glassbox does not).
+namespace {
+Tensor& compound(Tensor& self, kernels::Binary op, const Tensor& other, const char* name) {
+  GB_CHECK(self.defined(), name, ": called on an undefined tensor");
+  GB_CHECK(other.defined(), name, ": the right-hand side is undefined (left ", self.shape_str(),
+           ")");
+  for (int64_t d = 0; d < self.dim(); ++d)
+    GB_CHECK(self.stride(d) != 0 || self.size(d) <= 1, name, ": the tensor ", self.shape_str(),
+             " is an expanded view where several elements share memory; clone() it first");
+  const bool track = autograd::needs_grad({self, other});
+  Tensor history, saved_other, old_self;
+  if (track) {
+    GB_CHECK(!(self.is_leaf() && self.requires_grad()), name,
+             ": a leaf tensor that requires grad (shape ", self.shape_str(),
+             ") cannot be changed in place; use x = x op y, or wrap it in NoGradGuard");
+    GB_CHECK(self.impl()->storage.use_count() == 1, name, ": the tensor ", self.shape_str(),
+             " shares its memory with another tensor (a view of it, or a value saved for "
+             "backward), whose gradient would go wrong; use x = x op y instead");
+    history = Tensor(std::make_shared<TensorImpl>(*self.impl()));  // old grad_fn, same memory
+    saved_other = other.detach();
+    if (saved_other.impl()->storage == self.impl()->storage) saved_other = saved_other.clone();
+    if (op == kernels::Binary::Mul && other.requires_grad()) old_self = self.detach().clone();
+  }
+  self.impl()->storage->bump_version();
+  kernels::binary_(op, self, unaliased(self, other), name);
+  if (!track) return self;
+  const Shape sb = other.shape();
+  const bool gb = other.requires_grad();
+  autograd::BackwardFn fn;
+  using kernels::Binary;
+  switch (op) {
+    case Binary::Add:
+      fn = [sb](const Tensor& g) { return std::vector<Tensor>{g, autograd::sum_to(g, sb)}; };
+      break;
+    case Binary::Sub:
+      fn = [sb](const Tensor& g) { return std::vector<Tensor>{g, autograd::sum_to(neg(g), sb)}; };
+      break;
+    case Binary::Mul:
+      fn = [saved_other, old_self, sb, gb](const Tensor& g) {
+        return std::vector<Tensor>{g * saved_other,
+                                   gb ? autograd::sum_to(g * old_self, sb) : Tensor()};
+      };
+      break;
+    default: {  // Div: d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b
+      Tensor result = self.detach();
+      fn = [saved_other, result, sb, gb](const Tensor& g) {
+        Tensor ga = g / saved_other;
+        return std::vector<Tensor>{ga, gb ? autograd::sum_to(neg(ga * result), sb) : Tensor()};
+      };
+    }
+  }
+  static const char* const names[] = {"AddBackward", "SubBackward", "MulBackward", "DivBackward"};
+  // what each backward reads: * the right-hand side (and its private copy of old a), / also
+  // the result, which a later in-place write would make stale
+  std::vector<Tensor> saved;
+  if (op == Binary::Mul) saved = {other};
+  if (op == Binary::Div) saved = {other, self};
+  autograd::record(names[static_cast<int>(op)], self, {history, other}, std::move(fn), saved);
+  return self;
+}
+}  // namespace
+
+Tensor& Tensor::operator+=(const Tensor& o) {
+  return compound(*this, kernels::Binary::Add, o, "operator+=");
+}
+Tensor& Tensor::operator-=(const Tensor& o) {
+  return compound(*this, kernels::Binary::Sub, o, "operator-=");
+}
+Tensor& Tensor::operator*=(const Tensor& o) {
+  return compound(*this, kernels::Binary::Mul, o, "operator*=");
+}
+Tensor& Tensor::operator/=(const Tensor& o) {
+  return compound(*this, kernels::Binary::Div, o, "operator/=");
+}
+Tensor& Tensor::operator+=(double s) { return *this += scalar_like(*this, s); }
+Tensor& Tensor::operator-=(double s) { return *this -= scalar_like(*this, s); }
+Tensor& Tensor::operator*=(double s) { return *this *= scalar_like(*this, s); }
+Tensor& Tensor::operator/=(double s) { return *this /= scalar_like(*this, s); }
+
 // ---------------------------------------------------------------- math members
 Tensor Tensor::exp() const { return glassbox::exp(*this); }
 Tensor Tensor::log() const { return glassbox::log(*this); }
@@ -250,13 +338,28 @@ Tensor Tensor::relu() const { return glassbox::relu(*this); }
 Tensor Tensor::sigmoid() const { return glassbox::sigmoid(*this); }
 Tensor Tensor::tanh() const { return glassbox::tanh(*this); }
 Tensor Tensor::abs() const { return glassbox::abs(*this); }
+Tensor Tensor::square() const { return glassbox::square(*this); }
+Tensor Tensor::clamp(std::optional<double> min, std::optional<double> max) const {
+  return glassbox::clamp(*this, min, max);
+}
+Tensor Tensor::clamp_min(double min) const { return glassbox::clamp_min(*this, min); }
+Tensor Tensor::clamp_max(double max) const { return glassbox::clamp_max(*this, max); }
 Tensor Tensor::sum() const { return glassbox::sum(*this); }
-Tensor Tensor::sum(const std::vector<int64_t>& dims, bool keepdim) const {
+Tensor Tensor::sum(const Dims& dims, bool keepdim) const {
   return glassbox::sum(*this, dims, keepdim);
 }
 Tensor Tensor::mean() const { return glassbox::mean(*this); }
-Tensor Tensor::mean(const std::vector<int64_t>& dims, bool keepdim) const {
+Tensor Tensor::mean(const Dims& dims, bool keepdim) const {
   return glassbox::mean(*this, dims, keepdim);
+}
+Tensor Tensor::var(const Dims& dims, bool unbiased, bool keepdim) const {
+  return glassbox::var(*this, dims, unbiased, keepdim);
+}
+Tensor Tensor::std(const Dims& dims, bool unbiased, bool keepdim) const {
+  return glassbox::std(*this, dims, unbiased, keepdim);
+}
+Tensor Tensor::norm(double p, const Dims& dims, bool keepdim) const {
+  return glassbox::norm(*this, p, dims, keepdim);
 }
 Tensor Tensor::max() const { return glassbox::max(*this); }
 std::pair<Tensor, Tensor> Tensor::max(int64_t d, bool keepdim) const {
@@ -267,6 +370,13 @@ std::pair<Tensor, Tensor> Tensor::min(int64_t d, bool keepdim) const {
   return glassbox::min(*this, d, keepdim);
 }
 Tensor Tensor::argmax(int64_t d, bool keepdim) const { return glassbox::argmax(*this, d, keepdim); }
+Tensor Tensor::argmin(int64_t d, bool keepdim) const { return glassbox::argmin(*this, d, keepdim); }
+std::pair<Tensor, Tensor> Tensor::sort(int64_t d, bool descending) const {
+  return glassbox::sort(*this, d, descending);
+}
+std::pair<Tensor, Tensor> Tensor::topk(int64_t k, int64_t d, bool largest, bool sorted) const {
+  return glassbox::topk(*this, k, d, largest, sorted);
+}
 Tensor Tensor::matmul(const Tensor& other) const { return glassbox::matmul(*this, other); }
 
 // ---------------------------------------------------------------- comparisons

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -30,6 +32,23 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<autograd::Node> grad_fn;
+};
+
+// The dims of a reduction: a list, or one dim, as LibTorch's IntArrayRef takes them:
+// sum(x, 1), sum(x, {0, 2}), sum(x, {}) (every dim), sum(x, std::vector<int64_t>{..}).
+// A bool is refused at compile time, so var(x, true) cannot silently mean dim 1.
+class Dims {
+ public:
+  Dims() = default;
+  Dims(std::initializer_list<int64_t> dims) : dims_(dims) {}
+  Dims(std::vector<int64_t> dims) : dims_(std::move(dims)) {}
+  template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
+  Dims(I dim) : dims_{static_cast<int64_t>(dim)} {}
+  const std::vector<int64_t>& vec() const { return dims_; }
+  operator const std::vector<int64_t>&() const { return dims_; }
+
+ private:
+  std::vector<int64_t> dims_;
 };
 
 class Tensor {
@@ -112,6 +131,16 @@ class Tensor {
   Tensor& mul_(const Tensor& other);
   Tensor& mul_(double s);
   Tensor& add_(double s);
+  // Compound assignment: in place, and recorded on the tape (core/tensor.cpp explains when
+  // it is refused instead). other broadcasts to this tensor's shape and shares its dtype.
+  Tensor& operator+=(const Tensor& other);
+  Tensor& operator-=(const Tensor& other);
+  Tensor& operator*=(const Tensor& other);
+  Tensor& operator/=(const Tensor& other);
+  Tensor& operator+=(double s);
+  Tensor& operator-=(double s);
+  Tensor& operator*=(double s);
+  Tensor& operator/=(double s);
 
   // --- math (differentiable; same as the free functions) ---
   Tensor exp() const;
@@ -122,15 +151,36 @@ class Tensor {
   Tensor sigmoid() const;
   Tensor tanh() const;
   Tensor abs() const;
+  Tensor square() const;
+  Tensor clamp(std::optional<double> min, std::optional<double> max) const;
+  Tensor clamp_min(double min) const;
+  Tensor clamp_max(double max) const;
   Tensor sum() const;
-  Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor sum(const Dims& dims, bool keepdim = false) const;
   Tensor mean() const;
-  Tensor mean(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor mean(const Dims& dims, bool keepdim = false) const;
+  Tensor var(const Dims& dims = {}, bool unbiased = true, bool keepdim = false) const;
+  Tensor std(const Dims& dims = {}, bool unbiased = true, bool keepdim = false) const;
+  Tensor norm(double p = 2.0, const Dims& dims = {}, bool keepdim = false) const;
   Tensor max() const;
   std::pair<Tensor, Tensor> max(int64_t dim, bool keepdim = false) const;  // values, indices
   Tensor min() const;
   std::pair<Tensor, Tensor> min(int64_t dim, bool keepdim = false) const;
   Tensor argmax(int64_t dim, bool keepdim = false) const;
+  Tensor argmin(int64_t dim, bool keepdim = false) const;
+  std::pair<Tensor, Tensor> sort(int64_t dim = -1, bool descending = false) const;
+  std::pair<Tensor, Tensor> topk(int64_t k, int64_t dim = -1, bool largest = true,
+                                 bool sorted = true) const;
+
+  // --- indexing (differentiable) ---
+  Tensor operator[](int64_t index) const;        // select(0, index); negative counts from the end
+  Tensor operator[](const Tensor& index) const;  // index(index)
+  // LibTorch's x.index({t}) for one tensor: a bool mask -> masked_select (1-D), an int64
+  // tensor -> rows of dim 0 (result shape: index.shape() + the remaining dims).
+  Tensor index(const Tensor& index) const;
+  Tensor index_select(int64_t dim, const Tensor& index) const;
+  Tensor masked_select(const Tensor& mask) const;
+  Tensor masked_fill(const Tensor& mask, double value) const;
   Tensor matmul(const Tensor& other) const;
 
  private:
@@ -171,13 +221,22 @@ Tensor ones_like(const Tensor& t);
 Tensor empty_like(const Tensor& t);
 Tensor scalar_tensor(double value, TensorOptions opts = {});  // 0-d
 // [start, end) with step; float dtype unless opts says otherwise.
+// Length ceil((end - start) / step), as PyTorch. arange(7.) is float32 and arange(7) int64,
+// as in PyTorch; the two- and three-argument forms stay float32 unless opts says otherwise.
 Tensor arange(double start, double end, double step = 1.0, TensorOptions opts = {});
-Tensor arange(int64_t end, TensorOptions opts = dtype(kInt64));
+Tensor arange(double end, TensorOptions opts = {});
+template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
+Tensor arange(I end, TensorOptions opts = dtype(kInt64)) {
+  return arange(0.0, static_cast<double>(end), 1.0, opts);
+}
 class Generator;
 Tensor rand(const Shape& shape, TensorOptions opts = {}, Generator* gen = nullptr);   // U[0,1)
 Tensor randn(const Shape& shape, TensorOptions opts = {}, Generator* gen = nullptr);  // N(0,1)
 Tensor uniform(const Shape& shape, double lo, double hi, TensorOptions opts = {},
                Generator* gen = nullptr);
+// A random permutation of 0..n-1 (Fisher-Yates over draws from `gen`, the default generator
+// when null): the same permutation for a seed on every device and thread count.
+Tensor randperm(int64_t n, TensorOptions opts = dtype(kInt64), Generator* gen = nullptr);
 // Copies the values; shape defaults to 1-D.
 template <class T>
 Tensor from_vector(const std::vector<T>& values, Shape shape = {}, bool requires_grad = false);

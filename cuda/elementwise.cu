@@ -70,8 +70,9 @@ void binary_typed(Binary op, const Tensor& out, const Tensor& a, const Tensor& b
 }
 
 template <class T>
-void unary_float(Unary op, const Tensor& out, const Tensor& a, double param) {
+void unary_float(Unary op, const Tensor& out, const Tensor& a, double param, double param2) {
   const char* name = kernels::unary_name(op);
+  const T p = static_cast<T>(param), q = static_cast<T>(param2);
   switch (op) {
     case Unary::Neg:
       return map_into<T, T>(out, a, NegOp<T>{}, name);
@@ -94,6 +95,40 @@ void unary_float(Unary op, const Tensor& out, const Tensor& a, double param) {
     case Unary::PowScalar:
       if (static_cast<T>(param) == T(2)) return map_into<T, T>(out, a, SquareOp<T>{}, name);
       return map_into<T, T>(out, a, PowScalarOp<T>{static_cast<T>(param)}, name);
+    case Unary::Silu:
+      return map_into<T, T>(out, a, SiluOp<T>{p, q}, name);
+    case Unary::SiluGrad:
+      return map_into<T, T>(out, a, SiluGradOp<T>{p, q}, name);
+    case Unary::Gelu:
+      return map_into<T, T>(out, a, GeluOp<T>{p, q}, name);
+    case Unary::GeluGrad:
+      return map_into<T, T>(out, a, GeluGradOp<T>{p, q}, name);
+    case Unary::GeluTanh:
+      return map_into<T, T>(out, a, GeluTanhOp<T>{p, q}, name);
+    case Unary::GeluTanhGrad:
+      return map_into<T, T>(out, a, GeluTanhGradOp<T>{p, q}, name);
+    case Unary::LeakyRelu:
+      return map_into<T, T>(out, a, LeakyReluOp<T>{p, q}, name);
+    case Unary::LeakyReluGrad:
+      return map_into<T, T>(out, a, LeakyReluGradOp<T>{p, q}, name);
+    case Unary::Elu:
+      return map_into<T, T>(out, a, EluOp<T>{p, q}, name);
+    case Unary::EluGrad:
+      return map_into<T, T>(out, a, EluGradOp<T>{p, q}, name);
+    case Unary::Softplus:
+      return map_into<T, T>(out, a, SoftplusOp<T>{p, q}, name);
+    case Unary::SoftplusGrad:
+      return map_into<T, T>(out, a, SoftplusGradOp<T>{p, q}, name);
+    case Unary::Mish:
+      return map_into<T, T>(out, a, MishOp<T>{p, q}, name);
+    case Unary::MishGrad:
+      return map_into<T, T>(out, a, MishGradOp<T>{p, q}, name);
+    case Unary::Clamp:
+      return map_into<T, T>(out, a, ClampOp<T>{p, q}, name);
+    case Unary::InClosedRange:
+      return map_into<T, T>(out, a, InClosedRangeOp<T>{p, q}, name);
+    case Unary::InOpenRange:
+      return map_into<T, T>(out, a, InOpenRangeOp<T>{p, q}, name);
   }
 }
 
@@ -173,7 +208,7 @@ void axpy_(const Tensor& dst, const Tensor& src, double alpha) {
   });
 }
 
-Tensor unary(Unary op, const Tensor& a, double param) {
+Tensor unary(Unary op, const Tensor& a, double param, double param2) {
   Tensor out = empty_on(a.shape(), a.dtype(), a.device());
   if (a.dtype() == kInt64 && (op == Unary::Neg || op == Unary::Abs || op == Unary::Sign)) {
     const char* name = kernels::unary_name(op);
@@ -185,7 +220,28 @@ Tensor unary(Unary op, const Tensor& a, double param) {
   GB_CHECK(is_floating(a.dtype()), kernels::unary_name(op),
            ": expected a floating-point tensor, got ", dtype_name(a.dtype()), " ", a.shape_str());
   GB_DISPATCH_FLOAT(a.dtype(), kernels::unary_name(op),
-                    [&] { unary_float<scalar_t>(op, out, a, param); });
+                    [&] { unary_float<scalar_t>(op, out, a, param, param2); });
+  return out;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  const Shape shape =
+      broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
+  Tensor out = empty_on(shape, a.dtype(), a.device());
+  const int64_t n = out.numel();
+  if (n == 0) return out;
+  GB_DISPATCH_ALL(a.dtype(), "where", [&] {
+    using T = scalar_t;
+    Strided<4> s = make_strided<4>(
+        shape,
+        {byte_strides(out), cpu::broadcast_byte_strides(cond.shape(), cond.strides(), shape, 1),
+         cpu::broadcast_byte_strides(a.shape(), a.strides(), shape, sizeof(T)),
+         cpu::broadcast_byte_strides(b.shape(), b.strides(), shape, sizeof(T))},
+        {sizeof(T), 1, sizeof(T), sizeof(T)}, "where");
+    auto kernel = &where_kernel<T>;
+    GB_LAUNCH(kernel, grid_for(n), kBlock, 0, stream_of(out), n, s, bytes_of(out), bytes_of(cond),
+              bytes_of(a), bytes_of(b));
+  });
   return out;
 }
 

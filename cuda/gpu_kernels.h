@@ -19,7 +19,9 @@ void fill(const Tensor& dst, double value);
 Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* name);
 void binary_(Binary op, const Tensor& dst, const Tensor& src, const char* name);
 void axpy_(const Tensor& dst, const Tensor& src, double alpha);
-Tensor unary(Unary op, const Tensor& a, double param = 0.0);
+Tensor unary(Unary op, const Tensor& a, double param = 0.0, double param2 = 0.0);
+// out = cond ? a : b, all three broadcast; cond bool, a and b one dtype (checked by the caller).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor compare(Compare op, const Tensor& a, const Tensor& b, const char* name);
 Tensor reduce(Reduce op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim);
 std::pair<Tensor, Tensor> reduce_with_index(Reduce op, const Tensor& a, int64_t dim, bool keepdim);
@@ -28,6 +30,8 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
 void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
 void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+std::pair<Tensor, Tensor> sort_rows(const Tensor& a, bool descending);
+void masked_fill_(const Tensor& dst, const Tensor& mask, double value);
 void random_fill(const Tensor& out, const RandomDist& dist, uint64_t seed, uint64_t base_offset);
 
 }  // namespace glassbox::gpu

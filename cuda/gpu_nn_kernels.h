@@ -31,4 +31,14 @@ std::tuple<Tensor, Tensor, Tensor> batch_norm_backward(const Tensor& grad_out, c
                                                        const Tensor& weight, bool batch_stats,
                                                        std::array<bool, 3> needed);
 
+// resize (cuda/nn_resize.cu; the backward passes are deterministic gathers)
+using kernels::Resize2d;
+Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> out);
+Tensor adaptive_avg_pool2d_backward(const Tensor& grad_out, const Shape& input_shape);
+std::pair<Tensor, Tensor> adaptive_max_pool2d(const Tensor& input, std::array<int64_t, 2> out);
+Tensor adaptive_max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
+                                    const Shape& input_shape);
+Tensor upsample2d(const Tensor& input, const Resize2d& r);
+Tensor upsample2d_backward(const Tensor& grad_out, const Shape& input_shape, const Resize2d& r);
+
 }  // namespace glassbox::gpu

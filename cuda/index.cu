@@ -2,6 +2,7 @@
 // kernel when they are views); every index is checked on the device without a host wait (a
 // deferred check, cuda/checks.h), and a bad one becomes the CPU backend's error, naming the
 // index, the dim and the shapes, at the host's next wait for the device.
+#include "core/convert.h"
 #include "cuda/checks.h"
 #include "cuda/common.h"
 #include "cuda/gpu_kernels.h"
@@ -101,6 +102,17 @@ void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index_in, const 
     auto kernel = &scatter_add_kernel<scalar_t>;
     GB_LAUNCH(kernel, grid_for(total), kBlock, 0, stream_of(dst), total, g, ptr_of<scalar_t>(dst),
               ptr_of<const int64_t>(index), ptr_of<const scalar_t>(src));
+  });
+}
+
+void masked_fill_(const Tensor& dst, const Tensor& mask, double value) {
+  const int64_t total = dst.numel();
+  if (total == 0) return;
+  GB_DISPATCH_ALL(dst.dtype(), "masked_fill", [&] {
+    const scalar_t v = convert_value<scalar_t, double>(value);  // the rule of fill_
+    auto kernel = &masked_fill_kernel<scalar_t>;
+    GB_LAUNCH(kernel, grid_for(total), kBlock, 0, stream_of(dst), total, ptr_of<scalar_t>(dst),
+              ptr_of<const bool>(mask), v);
   });
 }
 

@@ -63,7 +63,8 @@ std::vector<int64_t> DataLoader::batch_indices(int64_t batch) const {
 DataLoader::Iterator DataLoader::begin() {
   stop();
   ++run_;
-  order_ = order(next_epoch_++);
+  epoch_ = next_epoch_++;
+  order_ = order(epoch_);
   consumed_ = 0;
   error_ = nullptr;
   if (options_.prefetch() > 0 && size() > 0) {
@@ -88,7 +89,7 @@ bool DataLoader::next(uint64_t run, Batch& out) {
            "DataLoader: this iterator belongs to an epoch that a later begin() replaced");
   if (options_.prefetch() == 0) {
     if (consumed_ >= size()) return false;
-    out = dataset_->get_batch(batch_indices(consumed_++));
+    out = dataset_->get_batch_for_epoch(batch_indices(consumed_++), epoch_);
     return true;
   }
   std::unique_lock<std::mutex> lock(mutex_);
@@ -113,7 +114,7 @@ void DataLoader::worker() {
     }
     Batch batch;
     try {
-      batch = dataset_->get_batch(batch_indices(b));
+      batch = dataset_->get_batch_for_epoch(batch_indices(b), epoch_);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex_);
       error_ = std::current_exception();

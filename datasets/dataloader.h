@@ -116,6 +116,7 @@ class DataLoader {
   // The epoch being iterated.
   uint64_t run_ = 0;  // increments with each begin(): a stale iterator is detected
   std::vector<int64_t> order_;
+  int64_t epoch_ = 0;     // passed to get_batch_for_epoch (random transforms draw from it)
   int64_t consumed_ = 0;  // batches handed out this epoch
 
   std::thread thread_;

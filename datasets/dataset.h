@@ -22,6 +22,13 @@ class Dataset {
   // calls this on its background thread, so it must only read the data set and must not use
   // the default generator or OpenMP (the training thread owns those).
   virtual Batch get_batch(const std::vector<int64_t>& indices) const = 0;
+  // What the DataLoader calls: the same batch, told which epoch it is for. Only data sets with
+  // per-epoch randomness (datasets::transformed's random transforms) use the epoch; wrappers
+  // (Subset) pass it on. A plain get_batch call is epoch 0.
+  virtual Batch get_batch_for_epoch(const std::vector<int64_t>& indices, int64_t epoch) const {
+    (void)epoch;
+    return get_batch(indices);
+  }
 };
 
 }  // namespace glassbox::datasets

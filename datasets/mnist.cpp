@@ -400,7 +400,7 @@ FashionMNIST::FashionMNIST(const std::string& root, Split split, std::optional<N
 
 MNIST::MNIST(const IdxDatasetInfo& info, const std::string& root, Split split,
              std::optional<Normalize> normalize, bool verify_md5)
-    : info_(&info) {
+    : info_(&info), normalize_(normalize) {
   const int first = split == Split::Train ? 0 : 2;
   std::string paths[2];
   for (int i = 0; i < 2; ++i) {

@@ -3,6 +3,17 @@
 //
 // The images stay in memory as bytes (47 MB for the training set, not 188 MB of floats); each
 // batch is converted to float32 [B,1,28,28] as (pixel/255 - mean)/std when it is assembled.
+//
+// PIXEL VALUES: NORMALISED BY DEFAULT. Like torchvision's usual ToTensor() + Normalize(...)
+// pipeline, MNIST(root) gives (pixel/255 - 0.1307)/0.3081 (about -0.42 .. 2.82) and
+// FashionMNIST(root) (pixel/255 - 0.2860)/0.3530. Classifiers want that. Anything that
+// compares its output with the pixels themselves (an autoencoder with a Sigmoid output, a
+// BCE reconstruction loss, a GAN with a Sigmoid generator) wants raw [0, 1] instead: ask for
+// it by name,
+//   datasets::MNIST train(root, datasets::Split::Train, datasets::raw_pixels);  // pixel / 255
+//   datasets::MNIST train(root, datasets::Split::Train, datasets::Normalize{0.5, 0.5});  // own
+// normalization() says which one a data set uses. For torchvision-style transform pipelines
+// (crops, flips, per-channel Normalize) see datasets/transforms.h.
 #pragma once
 
 #include <array>
@@ -39,6 +50,9 @@ struct IdxDatasetInfo {
   std::array<const char*, 10> classes;
 };
 
+// Pass as the `normalize` argument for raw pixels in [0, 1] (pixel / 255, no mean/std).
+inline constexpr std::nullopt_t raw_pixels = std::nullopt;
+
 const IdxDatasetInfo& mnist_info();
 const IdxDatasetInfo& fashion_mnist_info();
 
@@ -46,7 +60,8 @@ class MNIST : public Dataset {
  public:
   // Reads the split's two files from `root` (file.gz or file), checks the MD5s (verify_md5),
   // and that images are [N,28,28] uint8 and labels [N] uint8 in 0..9. Errors name the file.
-  // normalize: std::nullopt leaves pixels in [0,1]; the default is MNIST's 0.1307/0.3081.
+  // normalize: the default is MNIST's mean/std 0.1307/0.3081; datasets::raw_pixels
+  // (std::nullopt) leaves pixels in [0,1]; Normalize{mean, std} uses your own.
   explicit MNIST(const std::string& root, Split split = Split::Train,
                  std::optional<Normalize> normalize = mnist_info().normalize,
                  bool verify_md5 = true);
@@ -60,6 +75,8 @@ class MNIST : public Dataset {
   // float32 [256]: the value get_batch gives each byte (normalised, or byte / 255)
   Tensor byte_table() const;
   const IdxDatasetInfo& info() const { return *info_; }
+  // The mean/std get_batch applies, or std::nullopt for raw pixels in [0, 1].
+  const std::optional<Normalize>& normalization() const { return normalize_; }
 
   // The first n examples (a view, no copy): a fixed subset for quick runs and tests.
   MNIST head(int64_t n) const;
@@ -73,6 +90,7 @@ class MNIST : public Dataset {
   const IdxDatasetInfo* info_ = nullptr;
   Tensor images_, targets_;
   std::array<float, 256> lut_{};  // byte -> normalised float
+  std::optional<Normalize> normalize_;
 };
 
 class FashionMNIST : public MNIST {

@@ -6,10 +6,11 @@
 #include "nn/repr.h"
 
 namespace glassbox::nn {
+namespace detail {
 
-BatchNorm2dImpl::BatchNorm2dImpl(const BatchNorm2dOptions& opts) : options(opts) {
+BatchNormBase::BatchNormBase(const BatchNormOptions& opts, const char* layer) : options(opts) {
   const int64_t C = options.num_features();
-  GB_CHECK(C > 0, "BatchNorm2d: num_features must be positive, got ", C);
+  GB_CHECK(C > 0, layer, ": num_features must be positive, got ", C);
   if (options.affine()) {
     weight = register_parameter("weight", empty({C}));
     bias = register_parameter("bias", empty({C}));
@@ -29,7 +30,7 @@ BatchNorm2dImpl::BatchNorm2dImpl(const BatchNorm2dOptions& opts) : options(opts)
   reset_parameters();
 }
 
-void BatchNorm2dImpl::reset_running_stats() {
+void BatchNormBase::reset_running_stats() {
   if (!options.track_running_stats()) return;
   NoGradGuard no_record;
   running_mean.zero_();
@@ -37,7 +38,7 @@ void BatchNorm2dImpl::reset_running_stats() {
   num_batches_tracked.zero_();
 }
 
-void BatchNorm2dImpl::reset_parameters() {
+void BatchNormBase::reset_parameters() {
   reset_running_stats();
   if (options.affine()) {
     init::ones_(weight);
@@ -45,12 +46,7 @@ void BatchNorm2dImpl::reset_parameters() {
   }
 }
 
-Tensor BatchNorm2dImpl::forward(const Tensor& input) {
-  GB_CHECK(input.defined() && input.dim() == 4, to_string(), ": expected a 4-D input [N, ",
-           options.num_features(), ", H, W], got ", input.shape_str());
-  GB_CHECK(input.size(1) == options.num_features(), to_string(), ": expected input with ",
-           options.num_features(), " channels ([N, ", options.num_features(), ", H, W]), got ",
-           input.shape_str());
+Tensor BatchNormBase::normalize(const Tensor& input) {
   double factor = options.momentum().value_or(0.0);
   if (is_training() && options.track_running_stats()) {
     NoGradGuard no_record;
@@ -60,18 +56,39 @@ Tensor BatchNorm2dImpl::forward(const Tensor& input) {
   }
   // without running statistics, eval mode normalises with the batch's own statistics
   const bool use_batch_stats = is_training() || !options.track_running_stats();
-  return detail::with_module_errors(*this, [&] {
+  return with_module_errors(*this, [&] {
     return functional::batch_norm(input, running_mean, running_var, weight, bias, use_batch_stats,
                                   factor, options.eps());
   });
 }
 
-void BatchNorm2dImpl::pretty_print(std::ostream& os) const {
+void BatchNormBase::pretty_print(std::ostream& os) const {
   const auto& o = options;
-  os << "BatchNorm2d(" << o.num_features() << ", eps=" << detail::py_float(o.eps())
-     << ", momentum=" << (o.momentum() ? detail::py_float(*o.momentum()) : std::string("None"))
-     << ", affine=" << detail::py_bool(o.affine())
-     << ", track_running_stats=" << detail::py_bool(o.track_running_stats()) << ")";
+  os << name() << "(" << o.num_features() << ", eps=" << py_float(o.eps())
+     << ", momentum=" << (o.momentum() ? py_float(*o.momentum()) : std::string("None"))
+     << ", affine=" << py_bool(o.affine())
+     << ", track_running_stats=" << py_bool(o.track_running_stats()) << ")";
+}
+
+}  // namespace detail
+
+Tensor BatchNorm1dImpl::forward(const Tensor& input) {
+  const int64_t C = options.num_features();
+  GB_CHECK(input.defined() && (input.dim() == 2 || input.dim() == 3), to_string(),
+           ": expected a 2-D [N, ", C, "] or 3-D [N, ", C, ", L] input, got ",
+           input.defined() ? input.shape_str() : std::string("undefined"));
+  GB_CHECK(input.size(1) == C, to_string(), ": expected input with ", C, " channels ([N, ", C,
+           "] or [N, ", C, ", L]), got ", input.shape_str());
+  return normalize(input);
+}
+
+Tensor BatchNorm2dImpl::forward(const Tensor& input) {
+  const int64_t C = options.num_features();
+  GB_CHECK(input.defined() && input.dim() == 4, to_string(), ": expected a 4-D input [N, ", C,
+           ", H, W], got ", input.defined() ? input.shape_str() : std::string("undefined"));
+  GB_CHECK(input.size(1) == C, to_string(), ": expected input with ", C, " channels ([N, ", C,
+           ", H, W]), got ", input.shape_str());
+  return normalize(input);
 }
 
 }  // namespace glassbox::nn

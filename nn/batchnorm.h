@@ -1,6 +1,8 @@
 #pragma once
-// BatchNorm2d, as torch::nn's: per-channel normalisation of [N, C, H, W] with learnable
-// weight (1) and bias (0), and running statistics kept in buffers for eval mode.
+// BatchNorm1d and BatchNorm2d, as torch::nn's: per-channel normalisation of [N, C] or
+// [N, C, L] (1d) and [N, C, H, W] (2d) with learnable weight (1) and bias (0), and running
+// statistics kept in buffers for eval mode. Both are one implementation (detail::BatchNormBase)
+// that differs only in the input dims it accepts.
 #include <cstdint>
 #include <optional>
 #include <ostream>
@@ -10,8 +12,8 @@
 
 namespace glassbox::nn {
 
-struct BatchNorm2dOptions {
-  BatchNorm2dOptions(int64_t num_features) : num_features_(num_features) {}
+struct BatchNormOptions {
+  BatchNormOptions(int64_t num_features) : num_features_(num_features) {}
   GB_ARG(int64_t, num_features);
   GB_ARG(double, eps) = 1e-5;
   // running = (1 - momentum) * running + momentum * batch; nullopt: cumulative average
@@ -21,20 +23,47 @@ struct BatchNorm2dOptions {
   // with the batch statistics too
   GB_ARG(bool, track_running_stats) = true;
 };
+using BatchNorm1dOptions = BatchNormOptions;
+using BatchNorm2dOptions = BatchNormOptions;
 
-class BatchNorm2dImpl : public Module {
+namespace detail {
+class BatchNormBase : public Module {
+ public:
+  void reset_running_stats();  // mean 0, var 1, count 0
+  void reset_parameters();     // running stats, and weight 1, bias 0
+  void pretty_print(std::ostream& os) const override;
+
+  BatchNormOptions options;
+  Tensor weight, bias;                                    // [C], when affine
+  Tensor running_mean, running_var, num_batches_tracked;  // when track_running_stats
+
+ protected:
+  // `layer` names the module in constructor errors (name() is not final yet there)
+  BatchNormBase(const BatchNormOptions& options, const char* layer);
+  // updates the running statistics when training, then normalises (dims already checked)
+  Tensor normalize(const Tensor& input);
+};
+}  // namespace detail
+
+class BatchNorm1dImpl : public detail::BatchNormBase {
+ public:
+  explicit BatchNorm1dImpl(int64_t num_features)
+      : BatchNorm1dImpl(BatchNorm1dOptions(num_features)) {}
+  explicit BatchNorm1dImpl(const BatchNorm1dOptions& options)
+      : BatchNormBase(options, "BatchNorm1d") {}
+  // input [N, C] or [N, C, L]
+  Tensor forward(const Tensor& input);
+};
+GB_MODULE(BatchNorm1d);
+
+class BatchNorm2dImpl : public detail::BatchNormBase {
  public:
   explicit BatchNorm2dImpl(int64_t num_features)
       : BatchNorm2dImpl(BatchNorm2dOptions(num_features)) {}
-  explicit BatchNorm2dImpl(const BatchNorm2dOptions& options);
-  void reset_running_stats();  // mean 0, var 1, count 0
-  void reset_parameters();     // running stats, and weight 1, bias 0
+  explicit BatchNorm2dImpl(const BatchNorm2dOptions& options)
+      : BatchNormBase(options, "BatchNorm2d") {}
+  // input [N, C, H, W]
   Tensor forward(const Tensor& input);
-  void pretty_print(std::ostream& os) const override;
-
-  BatchNorm2dOptions options;
-  Tensor weight, bias;                                    // [C], when affine
-  Tensor running_mean, running_var, num_batches_tracked;  // when track_running_stats
 };
 GB_MODULE(BatchNorm2d);
 

@@ -31,6 +31,11 @@ const std::string kRng = "rng.";
 // the optimizer's own metadata; every other "optimizer.<key>" is one of its settings
 const std::string kOptimizerType = "optimizer.type";
 const std::string kOptimizerParams = "optimizer.num_params";
+// parameter groups after the first: "optimizer.group.<g>.<setting>" and ".num_params"
+const std::string kOptimizerGroups = "optimizer.num_groups";
+const std::string kOptimizerGroup = "optimizer.group.";
+const std::string kScheduler = "scheduler.";
+const std::string kSchedulerType = "scheduler.type";
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
@@ -125,6 +130,18 @@ auto with_context(const std::string& where, F&& body) -> decltype(body()) {
   }
 }
 
+// Splits "optimizer.group.<g>.<key>" into g and key; false for any other form.
+bool split_group_key(const std::string& name, size_t* group, std::string* key) {
+  const std::string rest = name.substr(kOptimizerGroup.size());
+  const size_t dot = rest.find('.');
+  if (dot == 0 || dot == std::string::npos || dot > 9 || (dot > 1 && rest[0] == '0')) return false;
+  for (size_t i = 0; i < dot; ++i)
+    if (rest[i] < '0' || rest[i] > '9') return false;
+  *group = static_cast<size_t>(std::stoull(rest.substr(0, dot)));
+  *key = rest.substr(dot + 1);
+  return !key->empty();
+}
+
 // Validates the optimizer part of a checkpoint (tensors named "<index>.<key>", metadata
 // "optimizer.*") against `optimizer` and builds its new state without changing it.
 optim::Optimizer::PendingState prepare_optimizer(const optim::Optimizer& optimizer,
@@ -138,26 +155,92 @@ optim::Optimizer::PendingState prepare_optimizer(const optim::Optimizer& optimiz
   const uint64_t count = read.integer(kOptimizerParams, UINT64_MAX);
   GB_CHECK(count == optimizer.params().size(), "the checkpoint holds ", type, " state for ", count,
            " parameters, the optimizer has ", optimizer.params().size());
-  optim::Optimizer::Settings settings;
+  // a checkpoint from before parameter groups has one group and no num_groups
+  const uint64_t groups =
+      meta.count(kOptimizerGroups) ? read.integer(kOptimizerGroups, 1 << 20) : 1;
+  const auto& mine = optimizer.param_groups();
+  GB_CHECK(groups == mine.size(), "the checkpoint holds ", groups, " parameter groups, the ",
+           optimizer.name(), " has ", mine.size());
+  std::vector<optim::Optimizer::Settings> settings(mine.size());
   for (const auto& [key, value] : meta) {
-    if (!starts_with(key, kOptimizer) || key == kOptimizerType || key == kOptimizerParams) continue;
-    settings[key.substr(kOptimizer.size())] = read.real(key);
+    if (!starts_with(key, kOptimizer) || key == kOptimizerType || key == kOptimizerParams ||
+        key == kOptimizerGroups)
+      continue;
+    if (!starts_with(key, kOptimizerGroup)) {
+      settings[0][key.substr(kOptimizer.size())] = read.real(key);
+      continue;
+    }
+    size_t g = 0;
+    std::string setting;
+    GB_CHECK(split_group_key(key, &g, &setting) && g >= 1 && g < mine.size(), "metadata ",
+             quote(key), " is not optimizer.group.<g>.<setting> with g from 1 to ",
+             mine.size() - 1);
+    if (setting == "num_params") {
+      const uint64_t n = read.integer(key, UINT64_MAX);
+      GB_CHECK(n == mine[g].params().size(), "the checkpoint's parameter group ", g, " holds ", n,
+               " parameters, the optimizer's holds ", mine[g].params().size());
+      continue;
+    }
+    settings[g][setting] = read.real(key);
   }
+  for (size_t g = 1; g < mine.size(); ++g)
+    (void)read.text(str(kOptimizerGroup, g, ".num_params"));  // present: the layout is checked
   return optimizer.prepare_state(settings, tensors);
 }
 
 void write_optimizer_metadata(const optim::Optimizer& optimizer, Metadata& meta) {
   meta[kOptimizerType] = optimizer.name();
   meta[kOptimizerParams] = std::to_string(optimizer.params().size());
-  for (const auto& [key, value] : optimizer.settings()) {
-    const std::string name = kOptimizer + key;
-    GB_CHECK(name != kOptimizerType && name != kOptimizerParams, optimizer.name(),
-             ": a setting named '", key, "' clashes with the checkpoint's own key '", name, "'");
-    // a setting that does not read back would make a checkpoint that cannot be resumed
-    GB_CHECK(std::isfinite(value), optimizer.name(), ": setting '", key, "' is ", value,
-             "; a checkpoint holds finite settings only");
-    meta[name] = format_double(value);
+  const auto& groups = optimizer.param_groups();
+  // one group writes exactly what builds before parameter groups wrote
+  if (groups.size() > 1) meta[kOptimizerGroups] = std::to_string(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const std::string prefix = g == 0 ? kOptimizer : str(kOptimizerGroup, g, ".");
+    if (g > 0) meta[prefix + "num_params"] = std::to_string(groups[g].params().size());
+    for (const auto& [key, value] : groups[g].settings()) {
+      const std::string name = prefix + key;
+      GB_CHECK(name != kOptimizerType && name != kOptimizerParams && name != kOptimizerGroups &&
+                   key != "num_params" && key.find('.') == std::string::npos,
+               optimizer.name(), ": a setting named '", key,
+               "' clashes with the checkpoint's own keys");
+      // a setting that does not read back would make a checkpoint that cannot be resumed
+      GB_CHECK(std::isfinite(value), optimizer.name(), ": setting '", key, "' is ", value,
+               g > 0 ? str(" in parameter group ", g) : "",
+               "; a checkpoint holds finite settings only");
+      meta[name] = format_double(value);
+    }
   }
+}
+
+// "scheduler.type" and "scheduler.<key>" for every entry of its state.
+void write_scheduler_metadata(const optim::SchedulerBase& scheduler, Metadata& meta) {
+  meta[kSchedulerType] = scheduler.name();
+  for (const auto& [key, value] : scheduler.state_dict()) {
+    GB_CHECK(!std::isnan(value), scheduler.name(), ": state '", key,
+             "' is nan; a checkpoint cannot hold it");
+    meta[kScheduler + key] = format_double(value);
+  }
+}
+
+// Reads and checks the scheduler's state without changing it.
+optim::SchedulerState prepare_scheduler(const optim::SchedulerBase& scheduler,
+                                        const Metadata& meta) {
+  const MetaReader read(meta);
+  GB_CHECK(meta.count(kSchedulerType), "the checkpoint holds no scheduler state (no '",
+           kSchedulerType, "'); load it without a scheduler");
+  const std::string& type = read.text(kSchedulerType);
+  GB_CHECK(type == scheduler.name(), "the checkpoint holds ", quote(type),
+           " scheduler state, the scheduler is ", scheduler.name());
+  optim::SchedulerState state;
+  for (const auto& [key, text] : meta) {
+    if (!starts_with(key, kScheduler) || key == kSchedulerType) continue;
+    double v = 0;
+    GB_CHECK(read_double(text, &v) && !std::isnan(v), "metadata ", quote(key),
+             " must be a number, got ", quote(text));
+    state[key.substr(kScheduler.size())] = v;
+  }
+  scheduler.check_state_dict(state);
+  return state;
 }
 
 // The training state a checkpoint's metadata holds.
@@ -277,7 +360,10 @@ void load_optimizer(optim::Optimizer& optimizer, const std::string& path) {
 // ---------------------------------------------------------------- checkpoints
 
 void save_checkpoint(const std::string& path, const nn::Module& model,
-                     const optim::Optimizer& optimizer, const TrainingState& state) {
+                     const optim::Optimizer& optimizer, const TrainingState& state,
+                     const optim::SchedulerBase* scheduler) {
+  GB_CHECK(!scheduler || &scheduler->optimizer() == &optimizer, "save_checkpoint(", path,
+           "): the scheduler (", scheduler ? scheduler->name() : "", ") drives another optimizer");
   TensorMap tensors;
   for (const auto& [name, t] : model.state_dict()) tensors[kModel + name] = t.detach().cpu();
   Metadata meta;
@@ -289,12 +375,15 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
   meta["rng.seed"] = std::to_string(state.rng.seed);
   meta["rng.offset"] = std::to_string(state.rng.offset);
   for (const auto& [key, value] : state.extra) meta[kExtra + key] = value;
+  if (scheduler) write_scheduler_metadata(*scheduler, meta);
   save_safetensors(path, tensors, meta);
 }
 
 TrainingState load_checkpoint(const std::string& path, nn::Module& model,
-                              optim::Optimizer& optimizer) {
+                              optim::Optimizer& optimizer, optim::SchedulerBase* scheduler) {
   const std::string where = "load_checkpoint(" + path + ")";
+  GB_CHECK(!scheduler || &scheduler->optimizer() == &optimizer, where, ": the scheduler (",
+           scheduler ? scheduler->name() : "", ") drives another optimizer");
   Metadata meta;
   const TensorMap tensors = load_safetensors(path, &meta);
   auto version = meta.find(kCheckpointKey);
@@ -319,6 +408,9 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model,
   // name, shape and dtype) and the optimizer (validated, its new state built aside); one
   // error reports both.
   TrainingState state = with_context(where, [&] { return parse_training_state(meta); });
+  optim::SchedulerState scheduler_state;
+  if (scheduler)
+    scheduler_state = with_context(where, [&] { return prepare_scheduler(*scheduler, meta); });
   const std::string model_error = model_mismatch(model, model_tensors);
   optim::Optimizer::PendingState pending;
   try {
@@ -332,6 +424,7 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model,
   // optimizer cannot fail.
   with_context(where, [&] { (void)model.load_state_dict(model_tensors, /*strict=*/true); });
   optimizer.commit_state(std::move(pending));
+  if (scheduler) scheduler->load_state_dict(scheduler_state);  // checked above: cannot fail
   return state;
 }
 

@@ -15,6 +15,7 @@
 #include "core/generator.h"
 #include "core/safetensors.h"
 #include "nn/module.h"
+#include "optim/lr_scheduler.h"
 #include "optim/optimizer.h"
 
 namespace glassbox {
@@ -36,8 +37,17 @@ struct TrainingState {
 // optimizer's type must match on load ("Adam" state does not load into SGD); its settings (lr,
 // betas, ...) come back too. A setting that is not finite is refused before anything is
 // written. (An epoch or step outside [0, 2^53] is written as it is, and refused on load.)
+//
+// Parameter groups: a one-group optimizer writes exactly the keys above (so older checkpoints
+// load); with more groups, "optimizer.<setting>" is the first group's, and the file adds
+// "optimizer.num_groups" and, per later group g, "optimizer.group.<g>.num_params" and
+// "optimizer.group.<g>.<setting>". On load the group count and sizes must match.
+//
+// With a `scheduler` (which must drive `optimizer`) its state is saved too:
+// "scheduler.type" (its name()) and "scheduler.<key>" per state_dict() entry.
 void save_checkpoint(const std::string& path, const nn::Module& model,
-                     const optim::Optimizer& optimizer, const TrainingState& state);
+                     const optim::Optimizer& optimizer, const TrainingState& state,
+                     const optim::SchedulerBase* scheduler = nullptr);
 // Loads strictly into `model` and `optimizer` and returns the training state. Everything is
 // checked before anything changes: the file (see load_safetensors: the header CRC written with
 // every checkpoint catches a hand-edited epoch, step or setting), the metadata (each field must
@@ -52,8 +62,13 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
 // dropout stream cannot be continued. Metadata keys outside the ones above are ignored. Does not
 // touch the default generator: the caller restores it with
 // default_generator().set_state(state.rng) when it resumes.
+//
+// With a `scheduler`, the checkpoint must hold state for a scheduler of the same name(), and
+// it is checked with everything else and restored last (all or nothing): build the
+// optimizer and the scheduler as the first run did, then load, and step on.
 TrainingState load_checkpoint(const std::string& path, nn::Module& model,
-                              optim::Optimizer& optimizer);
+                              optim::Optimizer& optimizer,
+                              optim::SchedulerBase* scheduler = nullptr);
 
 // The optimizer alone: its state and settings, as named tensors plus metadata, and files.
 // optimizer_state_tensors returns the state as "<index>.<key>" CPU tensors and, when

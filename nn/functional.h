@@ -10,8 +10,11 @@
 
 #include "core/generator.h"
 #include "core/tensor.h"
+#include "nn/expanding_array.h"
 
 namespace glassbox::nn::functional {
+using nn::ExpandingArray;
+using nn::Padding2d;
 
 // ---------------------------------------------------------------- convolution
 // How a convolution is computed. All algorithms support every option and agree to rounding.
@@ -33,9 +36,10 @@ ConvAlgo default_conv_algo();
 
 struct ConvParams {
   std::array<int64_t, 2> stride{1, 1};
-  // explicit zero padding: top, bottom, left, right (asymmetric is needed for "same" with
-  // even kernels, where PyTorch puts the extra row/column at the bottom/right)
-  std::array<int64_t, 4> padding{0, 0, 0, 0};
+  // explicit zero padding: `padding = 1` all sides, `{1, 2}` (height, width) as in PyTorch,
+  // `{t, b, l, r}` asymmetric (needed for "same" with even kernels, where PyTorch puts the
+  // extra row/column at the bottom/right); indexed padding[0..3] = top, bottom, left, right
+  Padding2d padding;
   std::array<int64_t, 2> dilation{1, 1};
   int64_t groups = 1;
   std::array<int64_t, 2> output_padding{0, 0};  // conv_transpose2d only
@@ -55,7 +59,11 @@ struct ConvParams {
     return *this;
   }
   ConvParams& set_padding(int64_t ph, int64_t pw) {
-    padding = {ph, ph, pw, pw};
+    padding = {ph, pw};
+    return *this;
+  }
+  ConvParams& set_padding(int64_t top, int64_t bottom, int64_t left, int64_t right) {
+    padding = {top, bottom, left, right};
     return *this;
   }
   ConvParams& set_dilation(int64_t d) {
@@ -99,27 +107,24 @@ ConvAlgo conv_algo_for(const Shape& input, const Shape& weight, const ConvParams
 // ---------------------------------------------------------------- other layers
 // input [..., in], weight [out, in], bias [out] or undefined
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor());
-// NCHW pooling; stride 0 means "= kernel". Padding is implicit -inf (max) / 0 (avg).
-Tensor max_pool2d(const Tensor& input, std::array<int64_t, 2> kernel,
-                  std::array<int64_t, 2> stride = {0, 0}, std::array<int64_t, 2> padding = {0, 0},
-                  std::array<int64_t, 2> dilation = {1, 1}, bool ceil_mode = false);
-Tensor avg_pool2d(const Tensor& input, std::array<int64_t, 2> kernel,
-                  std::array<int64_t, 2> stride = {0, 0}, std::array<int64_t, 2> padding = {0, 0},
-                  bool ceil_mode = false, bool count_include_pad = true);
+// NCHW pooling; stride 0 means "= kernel". Padding is implicit -inf (max) / 0 (avg). Each
+// window argument is one number or one per dim, as the modules': max_pool2d(x, 3, 2, 1),
+// avg_pool2d(x, {3, 3}, 2).
+Tensor max_pool2d(const Tensor& input, ExpandingArray<2> kernel_size, ExpandingArray<2> stride = 0,
+                  ExpandingArray<2> padding = 0, ExpandingArray<2> dilation = 1,
+                  bool ceil_mode = false);
+Tensor avg_pool2d(const Tensor& input, ExpandingArray<2> kernel_size, ExpandingArray<2> stride = 0,
+                  ExpandingArray<2> padding = 0, bool ceil_mode = false,
+                  bool count_include_pad = true);
 // Zeroes each element with probability p and scales the survivors by 1/(1-p) when training;
 // the identity otherwise.
 Tensor dropout(const Tensor& input, double p, bool training, Generator* gen = nullptr);
 Tensor log_softmax(const Tensor& input, int64_t dim);
 Tensor softmax(const Tensor& input, int64_t dim);
 
+// How a loss reduces its per-element values. The losses themselves (nll_loss, cross_entropy,
+// mse_loss, binary_cross_entropy, ...) are in nn/functional_loss.h.
 enum class Reduction { None, Mean, Sum };
-// log_probs [N, C] (or [N, C, d1, ...]), target int64 [N] (or [N, d1, ...]).
-// Mean divides by the number of targets that are not ignore_index, as PyTorch does.
-Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
-                Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
-Tensor cross_entropy(const Tensor& logits, const Tensor& target,
-                     Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
 // input [N, C, ...]. Training: normalises with the batch statistics (biased variance) and
 // updates running_mean/var in place with `momentum` (unbiased variance, as PyTorch);
 // eval: normalises with the running statistics. weight/bias [C] may be undefined.
@@ -132,3 +137,9 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
 namespace glassbox {
 namespace F = nn::functional;
 }
+
+// The rest of nn::functional, by topic.
+#include "nn/functional_activation.h"
+#include "nn/functional_loss.h"
+#include "nn/functional_norm.h"
+#include "nn/functional_resize.h"

@@ -5,24 +5,82 @@
 
 namespace glassbox::nn {
 
+NLLLossImpl::NLLLossImpl(const NLLLossOptions& options) : options(options) {
+  weight = register_buffer("weight", options.weight());
+}
 Tensor NLLLossImpl::forward(const Tensor& input, const Tensor& target) {
   return detail::with_module_errors(*this, [&] {
-    return functional::nll_loss(input, target, options.reduction(), options.ignore_index());
+    return functional::nll_loss(input, target, options.reduction(), options.ignore_index(), weight);
   });
 }
-void NLLLossImpl::pretty_print(std::ostream& os) const { os << "NLLLoss()"; }
 
+CrossEntropyLossImpl::CrossEntropyLossImpl(const CrossEntropyLossOptions& options)
+    : options(options) {
+  weight = register_buffer("weight", options.weight());
+}
 Tensor CrossEntropyLossImpl::forward(const Tensor& input, const Tensor& target) {
   return detail::with_module_errors(*this, [&] {
-    return functional::cross_entropy(input, target, options.reduction(), options.ignore_index());
+    return functional::cross_entropy(input, target, options.reduction(), options.ignore_index(),
+                                     weight, options.label_smoothing());
   });
 }
-void CrossEntropyLossImpl::pretty_print(std::ostream& os) const { os << "CrossEntropyLoss()"; }
 
+MSELossImpl::MSELossImpl(const MSELossOptions& options) : options(options) {}
 Tensor MSELossImpl::forward(const Tensor& input, const Tensor& target) {
   return detail::with_module_errors(
       *this, [&] { return functional::mse_loss(input, target, options.reduction()); });
 }
-void MSELossImpl::pretty_print(std::ostream& os) const { os << "MSELoss()"; }
+
+BCELossImpl::BCELossImpl(const BCELossOptions& options) : options(options) {
+  weight = register_buffer("weight", options.weight());
+}
+Tensor BCELossImpl::forward(const Tensor& input, const Tensor& target) {
+  return detail::with_module_errors(*this, [&] {
+    return functional::binary_cross_entropy(input, target, weight, options.reduction());
+  });
+}
+
+BCEWithLogitsLossImpl::BCEWithLogitsLossImpl(const BCEWithLogitsLossOptions& options)
+    : options(options) {
+  weight = register_buffer("weight", options.weight());
+  pos_weight = register_buffer("pos_weight", options.pos_weight());
+}
+Tensor BCEWithLogitsLossImpl::forward(const Tensor& input, const Tensor& target) {
+  return detail::with_module_errors(*this, [&] {
+    return functional::binary_cross_entropy_with_logits(input, target, weight, options.reduction(),
+                                                        pos_weight);
+  });
+}
+
+L1LossImpl::L1LossImpl(const L1LossOptions& options) : options(options) {}
+Tensor L1LossImpl::forward(const Tensor& input, const Tensor& target) {
+  return detail::with_module_errors(
+      *this, [&] { return functional::l1_loss(input, target, options.reduction()); });
+}
+
+SmoothL1LossImpl::SmoothL1LossImpl(const SmoothL1LossOptions& options) : options(options) {}
+Tensor SmoothL1LossImpl::forward(const Tensor& input, const Tensor& target) {
+  return detail::with_module_errors(*this, [&] {
+    return functional::smooth_l1_loss(input, target, options.reduction(), options.beta());
+  });
+}
+
+HuberLossImpl::HuberLossImpl(const HuberLossOptions& options) : options(options) {}
+Tensor HuberLossImpl::forward(const Tensor& input, const Tensor& target) {
+  return detail::with_module_errors(*this, [&] {
+    return functional::huber_loss(input, target, options.reduction(), options.delta());
+  });
+}
+
+KLDivLossOptions::KLDivLossOptions(Reduction reduction)
+    : reduction_(reduction == Reduction::None  ? KLDivReduction::None
+                 : reduction == Reduction::Sum ? KLDivReduction::Sum
+                                               : KLDivReduction::Mean) {}
+KLDivLossImpl::KLDivLossImpl(const KLDivLossOptions& options) : options(options) {}
+Tensor KLDivLossImpl::forward(const Tensor& input, const Tensor& target) {
+  return detail::with_module_errors(*this, [&] {
+    return functional::kl_div(input, target, options.reduction(), options.log_target());
+  });
+}
 
 }  // namespace glassbox::nn

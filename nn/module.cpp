@@ -8,9 +8,11 @@
 #include <cstdlib>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <typeinfo>
 
 #include "autograd/grad_mode.h"
+#include "core/generator.h"
 
 namespace glassbox::nn {
 namespace {
@@ -146,6 +148,80 @@ OrderedDict<std::shared_ptr<Module>> Module::named_modules() const {
 void Module::apply(const std::function<void(Module&)>& fn) {
   fn(*this);
   for (auto& [n, c] : children_) c->apply(fn);
+}
+
+// ---------------------------------------------------------------- clone
+std::shared_ptr<Module> Module::new_instance() const {
+  if (rebuild_)
+    if (std::shared_ptr<Module> m = rebuild_(*this)) return m;
+  fail(str(name(), ": clone() cannot build a new ", name(),
+           ": it needs a constructor from its `options` member or a default constructor, or "
+           "an override of new_instance() (see nn/module.h); a module made with "
+           "std::make_shared rather than its handle or register_module needs the override"));
+}
+
+std::shared_ptr<Module> Module::clone(const std::optional<Device>& device) const {
+  Generator& gen = default_generator();
+  const Generator::State state = gen.state();  // the new instance's init draws are discarded
+  std::shared_ptr<Module> copy;
+  try {
+    copy = new_instance();
+  } catch (...) {
+    gen.set_state(state);
+    throw;
+  }
+  gen.set_state(state);
+  GB_CHECK(copy && typeid(*copy) == typeid(*this), name(), ": new_instance() returned ",
+           copy ? copy->name() : std::string("nullptr"), ", not a new ", name());
+  copy->copy_from(*this, device);
+  return copy;
+}
+
+void Module::adopt_clone(const Module&, const std::string& n, std::shared_ptr<Module> clone) {
+  add_child(n, std::move(clone));
+}
+
+// Overwrites this new instance's values with copies of src's, recursively. The new instance
+// must have src's structure (its constructor made the same parameters, buffers and children,
+// with the same shapes); children src gained after construction are cloned in.
+void Module::copy_from(const Module& src, const std::optional<Device>& device) {
+  NoGradGuard no_record;
+  name_ = src.name_;
+  training_ = src.training_;
+  const std::string hint =
+      str("; its constructor builds another structure than the original has (see new_instance() "
+          "in nn/module.h)");
+  for (auto [mine, theirs, what] : {std::tuple{&parameters_, &src.parameters_, "parameter"},
+                                    std::tuple{&buffers_, &src.buffers_, "buffer"}}) {
+    GB_CHECK(mine->size() == theirs->size(), "clone: the new ", name(), " has ", mine->size(), " ",
+             what, "s where the original has ", theirs->size(), hint);
+    for (const auto& [n, t] : *theirs) {
+      Tensor* dst = mine->find(n);
+      GB_CHECK(dst != nullptr, "clone: the new ", name(), " has no ", what, " '", n, "'", hint);
+      GB_CHECK(dst->defined() == t.defined(), "clone: ", what, " '", n, "' of the new ", name(),
+               " is ", dst->defined() ? "defined" : "undefined", " but the original's is not",
+               hint);
+      if (!t.defined()) continue;
+      GB_CHECK(dst->shape() == t.shape(), "clone: ", what, " '", n, "' of the new ", name(), " is ",
+               dst->shape_str(), " but the original's is ", t.shape_str(), hint);
+      Tensor value = t.detach().clone();
+      if (device) value = value.to(*device);
+      rebind(*dst, value);
+      if (is_floating(dst->dtype())) dst->requires_grad_(t.requires_grad());
+    }
+  }
+  for (const auto& [n, c] : src.children_) {
+    if (auto* mine = children_.find(n)) {
+      GB_CHECK(typeid(**mine) == typeid(*c), "clone: child '", n, "' of the new ", name(), " is a ",
+               (*mine)->name(), " but the original's is a ", c->name(), hint);
+      (*mine)->copy_from(*c, device);
+    } else {
+      adopt_clone(src, n, c->clone(device));
+    }
+  }
+  for (const auto& [n, c] : children_)
+    GB_CHECK(src.children_.contains(n), "clone: the new ", name(), " has a child '", n,
+             "' that the original does not", hint);
 }
 
 void Module::train(bool on) {

@@ -17,6 +17,17 @@
 // Calling a module through its handle (`fc1(x)`) runs forward inside an nn::ForwardScope, which
 // in anomaly mode (autograd/anomaly.h) pushes the module onto the call path that errors name
 // ("Net.fc1 (Linear)"); when the mode is off that costs one branch.
+//
+// clone() makes a deep copy (see below). It needs a new module of the same type: a module made
+// through its handle or registered as a child is rebuilt from its `options` member (every
+// built-in layer) or with its default constructor (NetImpl() above). A module whose
+// constructor takes other arguments overrides new_instance():
+//   struct NetImpl : nn::Module {
+//     explicit NetImpl(int64_t hidden);
+//     std::shared_ptr<nn::Module> new_instance() const override {
+//       return std::make_shared<NetImpl>(hidden_);
+//     }
+//   };
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -24,7 +35,9 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <optional>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -101,6 +114,10 @@ class Module;
 template <class Impl>
 class ModuleHolder;
 class ForwardScope;
+namespace detail {
+template <class M>
+std::shared_ptr<Module> rebuild(const Module& m);
+}
 
 class Module {
  public:
@@ -124,6 +141,7 @@ class Module {
   template <class M>
   std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> module) {
     static_assert(std::is_base_of_v<Module, M>, "register_module: M must derive from nn::Module");
+    if (module) module->template remember_type<M>();
     add_child(std::move(name), module);
     return module;
   }
@@ -142,8 +160,23 @@ class Module {
   // Every descendant (depth first, pre-order) with its dotted path; the module itself is not
   // included.
   OrderedDict<std::shared_ptr<Module>> named_modules() const;
-  // Calls fn on this module, then on every descendant (pre-order).
+  // Calls fn on this module, then on every descendant (pre-order), e.g. to initialise:
+  //   net->apply([](nn::Module& m) {
+  //     if (auto* fc = dynamic_cast<nn::LinearImpl*>(&m)) nn::init::zeros_(fc->bias);
+  //   });
   void apply(const std::function<void(Module&)>& fn);
+
+  // --- copying ---
+  // A deep copy: new parameters and buffers holding copies of the values (same shapes, dtypes
+  // and requires_grad; on `device` when given, else where they are), the same training mode,
+  // every child cloned likewise. Gradients are not copied; tied (shared) parameters become
+  // separate copies; plain C++ members other than the options are the new instance's. The
+  // default generator is left as it was (the new instance's random init is overwritten).
+  // Cast with std::dynamic_pointer_cast<NetImpl>(net->clone()).
+  std::shared_ptr<Module> clone(const std::optional<Device>& device = std::nullopt) const;
+  // A new module of this one's type built the same way, whose values clone() then overwrites
+  // (see the top of this file). Throws when the type cannot be rebuilt.
+  virtual std::shared_ptr<Module> new_instance() const;
 
   // --- modes and gradients ---
   virtual void train(bool on = true);  // this module and all descendants
@@ -178,7 +211,21 @@ class Module {
   // The whole tree, as PyTorch's repr prints it.
   std::string to_string() const;
 
+  // internal: lets new_instance() rebuild this module as an M (set by ModuleHolder and
+  // register_module when M is its exact type)
+  template <class M>
+  void remember_type() {
+    if (!rebuild_ && typeid(*this) == typeid(M)) rebuild_ = &detail::rebuild<M>;
+  }
+
+ protected:
+  // clone(): adds `clone`, a copy of source's child `name` that this module's new instance
+  // lacks. Containers override it to keep their own index.
+  virtual void adopt_clone(const Module& source, const std::string& name,
+                           std::shared_ptr<Module> clone);
+
  private:
+  void copy_from(const Module& src, const std::optional<Device>& device);
   void add_child(std::string name, std::shared_ptr<Module> child);
   void check_new_name(const std::string& name, const char* what) const;
   void collect(const std::string& prefix, bool recurse, bool buffers, OrderedDict<Tensor>& out,
@@ -197,7 +244,26 @@ class Module {
   OrderedDict<Tensor> parameters_;
   OrderedDict<Tensor> buffers_;
   OrderedDict<std::shared_ptr<Module>> children_;
+  std::shared_ptr<Module> (*rebuild_)(const Module&) = nullptr;
 };
+
+namespace detail {
+template <class M, class = void>
+struct has_options_ctor : std::false_type {};
+template <class M>
+struct has_options_ctor<M, std::void_t<decltype(std::declval<const M&>().options)>>
+    : std::is_constructible<M, const decltype(std::declval<const M&>().options)&> {};
+// A new M built as `m` was: from its options, else default-constructed; nullptr when neither.
+template <class M>
+std::shared_ptr<Module> rebuild(const Module& m) {
+  if constexpr (has_options_ctor<M>::value)
+    return std::make_shared<M>(static_cast<const M&>(m).options);
+  else if constexpr (std::is_default_constructible_v<M>)
+    return std::make_shared<M>();
+  else
+    return nullptr;
+}
+}  // namespace detail
 
 std::ostream& operator<<(std::ostream& os, const Module& m);
 
@@ -231,16 +297,22 @@ class ModuleHolder {
 
   // Default-constructs the module when it can be.
   template <class I = Impl, std::enable_if_t<std::is_default_constructible_v<I>, int> = 0>
-  ModuleHolder() : impl_(std::make_shared<I>()) {}
+  ModuleHolder() : impl_(std::make_shared<I>()) {
+    impl_->template remember_type<Impl>();
+  }
   ModuleHolder(std::nullptr_t) {}
-  ModuleHolder(std::shared_ptr<Impl> module) : impl_(std::move(module)) {}
+  ModuleHolder(std::shared_ptr<Impl> module) : impl_(std::move(module)) {
+    if (impl_) impl_->template remember_type<Impl>();
+  }
   template <class Head, class... Tail,
             std::enable_if_t<!std::is_base_of_v<ModuleHolder, std::decay_t<Head>> &&
                                  !std::is_same_v<std::decay_t<Head>, std::nullptr_t> &&
                                  !std::is_same_v<std::decay_t<Head>, std::shared_ptr<Impl>>,
                              int> = 0>
   explicit ModuleHolder(Head&& head, Tail&&... tail)
-      : impl_(std::make_shared<Impl>(std::forward<Head>(head), std::forward<Tail>(tail)...)) {}
+      : impl_(std::make_shared<Impl>(std::forward<Head>(head), std::forward<Tail>(tail)...)) {
+    impl_->template remember_type<Impl>();
+  }
 
   Impl* operator->() const { return get(); }
   Impl& operator*() const { return *get(); }

@@ -1,6 +1,11 @@
 #pragma once
-// MaxPool2d and AvgPool2d, as torch::nn's. stride defaults to kernel_size.
+// MaxPool2d and AvgPool2d, as torch::nn's (stride defaults to kernel_size), and the adaptive
+// pools, which choose their windows to give a fixed output size whatever the input's:
+//   nn::AdaptiveAvgPool2d gap(1);                // [N, C, H, W] -> [N, C, 1, 1]
+//   nn::AdaptiveMaxPool2d pool({2, 3});
+//   auto [values, indices] = pool->forward_with_indices(x);
 #include <ostream>
+#include <utility>
 
 #include "nn/module.h"
 #include "nn/options.h"
@@ -47,5 +52,40 @@ class AvgPool2dImpl : public Module {
   AvgPool2dOptions options;
 };
 GB_MODULE(AvgPool2d);
+
+struct AdaptiveAvgPool2dOptions {
+  AdaptiveAvgPool2dOptions(ExpandingArray<2> output_size) : output_size_(output_size) {}
+  GB_ARG(ExpandingArray<2>, output_size);
+};
+
+// input [N, C, H, W] or [C, H, W] -> [..., oH, oW] (F::adaptive_avg_pool2d's bins)
+class AdaptiveAvgPool2dImpl : public Module {
+ public:
+  AdaptiveAvgPool2dImpl(ExpandingArray<2> output_size)
+      : AdaptiveAvgPool2dImpl(AdaptiveAvgPool2dOptions(output_size)) {}
+  explicit AdaptiveAvgPool2dImpl(const AdaptiveAvgPool2dOptions& options) : options(options) {}
+  Tensor forward(const Tensor& input);
+  void pretty_print(std::ostream& os) const override;
+  AdaptiveAvgPool2dOptions options;
+};
+GB_MODULE(AdaptiveAvgPool2d);
+
+struct AdaptiveMaxPool2dOptions {
+  AdaptiveMaxPool2dOptions(ExpandingArray<2> output_size) : output_size_(output_size) {}
+  GB_ARG(ExpandingArray<2>, output_size);
+};
+
+class AdaptiveMaxPool2dImpl : public Module {
+ public:
+  AdaptiveMaxPool2dImpl(ExpandingArray<2> output_size)
+      : AdaptiveMaxPool2dImpl(AdaptiveMaxPool2dOptions(output_size)) {}
+  explicit AdaptiveMaxPool2dImpl(const AdaptiveMaxPool2dOptions& options) : options(options) {}
+  Tensor forward(const Tensor& input);
+  // values and int64 argmax indices (PyTorch's return_indices=True)
+  std::pair<Tensor, Tensor> forward_with_indices(const Tensor& input);
+  void pretty_print(std::ostream& os) const override;
+  AdaptiveMaxPool2dOptions options;
+};
+GB_MODULE(AdaptiveMaxPool2d);
 
 }  // namespace glassbox::nn

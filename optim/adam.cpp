@@ -19,40 +19,37 @@ const Options& checked(const Options& o, const char* name) {
            " (must be >= 0)");
   return o;
 }
+
+template <class Options>
+Settings adam_settings(const Options& o) {
+  return {
+      {"lr", o.lr()},   {"beta1", std::get<0>(o.betas())},  {"beta2", std::get<1>(o.betas())},
+      {"eps", o.eps()}, {"weight_decay", o.weight_decay()}, {"amsgrad", o.amsgrad() ? 1.0 : 0.0}};
+}
+
+template <class Options>
+Options adam_options(const Settings& s) {
+  return Options(s.at("lr"))
+      .betas({s.at("beta1"), s.at("beta2")})
+      .eps(s.at("eps"))
+      .weight_decay(s.at("weight_decay"))
+      .amsgrad(s.at("amsgrad") != 0.0);
+}
 }  // namespace
+
+Settings AdamOptions::to_settings() const { return adam_settings(*this); }
+Settings AdamWOptions::to_settings() const { return adam_settings(*this); }
 
 namespace detail {
 
-AdamBase::AdamBase(std::vector<Tensor> params, double lr, const std::string& name,
-                   const Hyper& hyper)
-    : Optimizer(std::move(params), lr, name), hyper_(hyper) {}
-
-Optimizer::Settings AdamBase::settings() const {
-  return {{"lr", lr()},
-          {"beta1", hyper_.beta1},
-          {"beta2", hyper_.beta2},
-          {"eps", hyper_.eps},
-          {"weight_decay", hyper_.weight_decay},
-          {"amsgrad", hyper_.amsgrad ? 1.0 : 0.0}};
-}
+AdamBase::AdamBase(Settings defaults, const std::string& name, bool decoupled)
+    : Optimizer(std::move(defaults), name), decoupled_(decoupled) {}
 
 void AdamBase::check_settings(const Settings& s) const {
   const double amsgrad = s.at("amsgrad");
   GB_CHECK(amsgrad == 0.0 || amsgrad == 1.0, name(), ": setting 'amsgrad' must be 0 or 1, got ",
            amsgrad);
-  checked(AdamOptions(s.at("lr"))
-              .betas({s.at("beta1"), s.at("beta2")})
-              .eps(s.at("eps"))
-              .weight_decay(s.at("weight_decay")),
-          name().c_str());
-}
-
-void AdamBase::apply_settings(const Settings& s) noexcept {
-  hyper_.beta1 = s.at("beta1");
-  hyper_.beta2 = s.at("beta2");
-  hyper_.eps = s.at("eps");
-  hyper_.weight_decay = s.at("weight_decay");
-  hyper_.amsgrad = s.at("amsgrad") != 0.0;
+  checked(adam_options<AdamOptions>(s), name().c_str());
 }
 
 std::vector<std::string> AdamBase::state_keys(const Settings& s) const {
@@ -61,26 +58,29 @@ std::vector<std::string> AdamBase::state_keys(const Settings& s) const {
 }
 
 void AdamBase::adam_step() {
-  const Hyper& h = hyper_;
-  for (size_t i = 0; i < params().size(); ++i) {
-    Tensor g = contiguous_grad(i);
-    if (!g.defined()) continue;
-    ParamState& st = mutable_state(i);
-    const Tensor& p = params()[i];
-    // new buffers and the advanced step count join the state once the update has succeeded
-    const bool fresh = !st.initialized();
-    auto buffer = [&](const char* key) { return fresh ? zeros_like(p) : st.buffers.at(key); };
-    Tensor m = buffer("exp_avg"), v = buffer("exp_avg_sq");
-    Tensor vmax = h.amsgrad ? buffer("max_exp_avg_sq") : Tensor();
-    const kernels::AdamStep s{lr(),           h.beta1,     h.beta2,    h.eps,
-                              h.weight_decay, h.decoupled, st.step + 1};
-    update_in_place(
-        i, [&](const Tensor& w) { kernels::adam_step(w, g, m, v, vmax, s, name().c_str()); });
-    st.step = s.step;
-    if (fresh) {
-      st.buffers["exp_avg"] = m;
-      st.buffers["exp_avg_sq"] = v;
-      if (vmax.defined()) st.buffers["max_exp_avg_sq"] = vmax;
+  for (size_t group = 0; group < num_param_groups(); ++group) {
+    const AdamOptions h = adam_options<AdamOptions>(settings(group));
+    for (size_t i = group_begin(group); i < group_end(group); ++i) {
+      Tensor g = contiguous_grad(i);
+      if (!g.defined()) continue;
+      ParamState& st = mutable_state(i);
+      const Tensor& p = params()[i];
+      // new buffers and the advanced step count join the state once the update has succeeded
+      const bool fresh = !st.initialized();
+      auto buffer = [&](const char* key) { return fresh ? zeros_like(p) : st.buffers.at(key); };
+      Tensor m = buffer("exp_avg"), v = buffer("exp_avg_sq");
+      Tensor vmax = h.amsgrad() ? buffer("max_exp_avg_sq") : Tensor();
+      const kernels::AdamStep s{h.lr(),     std::get<0>(h.betas()), std::get<1>(h.betas()),
+                                h.eps(),    h.weight_decay(),       decoupled_,
+                                st.step + 1};
+      update_in_place(
+          i, [&](const Tensor& w) { kernels::adam_step(w, g, m, v, vmax, s, name().c_str()); });
+      st.step = s.step;
+      if (fresh) {
+        st.buffers["exp_avg"] = m;
+        st.buffers["exp_avg_sq"] = v;
+        if (vmax.defined()) st.buffers["max_exp_avg_sq"] = vmax;
+      }
     }
   }
 }
@@ -88,31 +88,25 @@ void AdamBase::adam_step() {
 }  // namespace detail
 
 Adam::Adam(std::vector<Tensor> params, const AdamOptions& options)
-    : AdamBase(std::move(params), checked(options, "Adam").lr(), "Adam",
-               Hyper{std::get<0>(options.betas()), std::get<1>(options.betas()), options.eps(),
-                     options.weight_decay(), options.amsgrad(), /*decoupled=*/false}) {}
+    : Adam(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
 
-AdamOptions Adam::options() const {
-  const Hyper& h = hyper();
-  return AdamOptions(lr())
-      .betas({h.beta1, h.beta2})
-      .eps(h.eps)
-      .weight_decay(h.weight_decay)
-      .amsgrad(h.amsgrad);
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
+    : AdamBase(checked(defaults, "Adam").to_settings(), "Adam", /*decoupled=*/false) {
+  init_groups(std::move(groups));
 }
 
-AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
-    : AdamBase(std::move(params), checked(options, "AdamW").lr(), "AdamW",
-               Hyper{std::get<0>(options.betas()), std::get<1>(options.betas()), options.eps(),
-                     options.weight_decay(), options.amsgrad(), /*decoupled=*/true}) {}
+AdamOptions Adam::options(size_t group) const { return adam_options<AdamOptions>(settings(group)); }
 
-AdamWOptions AdamW::options() const {
-  const Hyper& h = hyper();
-  return AdamWOptions(lr())
-      .betas({h.beta1, h.beta2})
-      .eps(h.eps)
-      .weight_decay(h.weight_decay)
-      .amsgrad(h.amsgrad);
+AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options)
+    : AdamW(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
+
+AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
+    : AdamBase(checked(defaults, "AdamW").to_settings(), "AdamW", /*decoupled=*/true) {
+  init_groups(std::move(groups));
+}
+
+AdamWOptions AdamW::options(size_t group) const {
+  return adam_options<AdamWOptions>(settings(group));
 }
 
 }  // namespace glassbox::optim

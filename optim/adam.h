@@ -17,6 +17,10 @@ struct AdamOptions {
   GB_OPTIM_ARG(double, eps, 1e-8);
   GB_OPTIM_ARG(double, weight_decay, 0.0);
   GB_OPTIM_ARG(bool, amsgrad, false);
+
+ public:
+  static constexpr const char* kOptimizer = "Adam";  // the optimizer these options are for
+  Settings to_settings() const;  // lr, beta1, beta2, eps, weight_decay, amsgrad (0 or 1)
 };
 
 // Same options; only the default weight decay differs (0.01), and it is decoupled.
@@ -27,6 +31,10 @@ struct AdamWOptions {
   GB_OPTIM_ARG(double, eps, 1e-8);
   GB_OPTIM_ARG(double, weight_decay, 1e-2);
   GB_OPTIM_ARG(bool, amsgrad, false);
+
+ public:
+  static constexpr const char* kOptimizer = "AdamW";
+  Settings to_settings() const;
 };
 
 namespace detail {
@@ -40,40 +48,33 @@ namespace detail {
 // State per parameter: "step", "exp_avg" (m), "exp_avg_sq" (v), "max_exp_avg_sq" (amsgrad).
 class AdamBase : public Optimizer {
  protected:
-  struct Hyper {
-    double beta1, beta2, eps, weight_decay;
-    bool amsgrad, decoupled;
-  };
-  AdamBase(std::vector<Tensor> params, double lr, const std::string& name, const Hyper& hyper);
+  AdamBase(Settings defaults, const std::string& name, bool decoupled);
   void adam_step();
-  const Hyper& hyper() const { return hyper_; }
 
- public:
-  // lr, beta1, beta2, eps, weight_decay, amsgrad (0 or 1)
-  Settings settings() const override;
-
- protected:
   std::vector<std::string> state_keys(const Settings& settings) const override;
   void check_settings(const Settings& settings) const override;
-  void apply_settings(const Settings& settings) noexcept override;
 
  private:
-  Hyper hyper_;
+  bool decoupled_;  // AdamW
 };
 }  // namespace detail
 
 class Adam : public detail::AdamBase {
  public:
   Adam(std::vector<Tensor> params, const AdamOptions& options = AdamOptions());
+  // Parameter groups; `defaults` apply to the groups built without options.
+  Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults = AdamOptions());
   void step() override { adam_step(); }
-  AdamOptions options() const;  // lr reflects set_lr, all of them load_settings
+  // A group's current options (lr reflects set_lr, all of them load_settings).
+  AdamOptions options(size_t group = 0) const;
 };
 
 class AdamW : public detail::AdamBase {
  public:
   AdamW(std::vector<Tensor> params, const AdamWOptions& options = AdamWOptions());
+  AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults = AdamWOptions());
   void step() override { adam_step(); }
-  AdamWOptions options() const;  // lr reflects set_lr, all of them load_settings
+  AdamWOptions options(size_t group = 0) const;
 };
 
 }  // namespace glassbox::optim

@@ -28,22 +28,23 @@ SGDOptions from_settings(const Optimizer::Settings& s) {
 }
 }  // namespace
 
-SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
-    : Optimizer(std::move(params), checked(options).lr(), "SGD"), options_(options) {}
-
-SGDOptions SGD::options() const {
-  SGDOptions o = options_;
-  o.lr(lr());
-  return o;
-}
-
-Optimizer::Settings SGD::settings() const {
+Settings SGDOptions::to_settings() const {
   return {{"lr", lr()},
-          {"momentum", options_.momentum()},
-          {"dampening", options_.dampening()},
-          {"weight_decay", options_.weight_decay()},
-          {"nesterov", options_.nesterov() ? 1.0 : 0.0}};
+          {"momentum", momentum()},
+          {"dampening", dampening()},
+          {"weight_decay", weight_decay()},
+          {"nesterov", nesterov() ? 1.0 : 0.0}};
 }
+
+SGD::SGD(std::vector<Tensor> params, const SGDOptions& options)
+    : SGD(std::vector<ParamGroup>{ParamGroup(std::move(params))}, options) {}
+
+SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults)
+    : Optimizer(checked(defaults).to_settings(), "SGD") {
+  init_groups(std::move(groups));
+}
+
+SGDOptions SGD::options(size_t group) const { return from_settings(settings(group)); }
 
 void SGD::check_settings(const Settings& settings) const {
   const double nesterov = settings.at("nesterov");
@@ -52,31 +53,31 @@ void SGD::check_settings(const Settings& settings) const {
   checked(from_settings(settings));
 }
 
-void SGD::apply_settings(const Settings& settings) noexcept { options_ = from_settings(settings); }
-
 std::vector<std::string> SGD::state_keys(const Settings& settings) const {
   if (settings.at("momentum") == 0.0) return {};
   return {"momentum_buffer"};
 }
 
 void SGD::step() {
-  const SGDOptions& o = options_;
-  for (size_t i = 0; i < params().size(); ++i) {
-    Tensor g = contiguous_grad(i);
-    if (!g.defined()) continue;
-    Tensor buf;
-    bool first = false;
-    if (o.momentum() != 0.0) {
-      auto& buffers = mutable_state(i).buffers;
-      auto it = buffers.find("momentum_buffer");
-      first = it == buffers.end();
-      // a new buffer joins the state once the step that fills it (buf = d) has succeeded
-      buf = first ? zeros_like(params()[i]) : it->second;
+  for (size_t group = 0; group < num_param_groups(); ++group) {
+    const SGDOptions o = options(group);
+    for (size_t i = group_begin(group); i < group_end(group); ++i) {
+      Tensor g = contiguous_grad(i);
+      if (!g.defined()) continue;
+      Tensor buf;
+      bool first = false;
+      if (o.momentum() != 0.0) {
+        auto& buffers = mutable_state(i).buffers;
+        auto it = buffers.find("momentum_buffer");
+        first = it == buffers.end();
+        // a new buffer joins the state once the step that fills it (buf = d) has succeeded
+        buf = first ? zeros_like(params()[i]) : it->second;
+      }
+      const kernels::SgdStep s{o.lr(),           o.momentum(), o.dampening(),
+                               o.weight_decay(), o.nesterov(), first};
+      update_in_place(i, [&](const Tensor& p) { kernels::sgd_step(p, g, buf, s, name().c_str()); });
+      if (first) mutable_state(i).buffers["momentum_buffer"] = buf;
     }
-    const kernels::SgdStep s{lr(),         o.momentum(), o.dampening(), o.weight_decay(),
-                             o.nesterov(), first};
-    update_in_place(i, [&](const Tensor& p) { kernels::sgd_step(p, g, buf, s, name().c_str()); });
-    if (first) mutable_state(i).buffers["momentum_buffer"] = buf;
   }
 }
 

@@ -15,6 +15,10 @@ struct SGDOptions {
   GB_OPTIM_ARG(double, dampening, 0.0);
   GB_OPTIM_ARG(double, weight_decay, 0.0);
   GB_OPTIM_ARG(bool, nesterov, false);
+
+ public:
+  static constexpr const char* kOptimizer = "SGD";  // the optimizer these options are for
+  Settings to_settings() const;  // lr, momentum, dampening, weight_decay, nesterov (0 or 1)
 };
 
 // For every parameter p with gradient g, per step:
@@ -26,18 +30,15 @@ struct SGDOptions {
 class SGD : public Optimizer {
  public:
   SGD(std::vector<Tensor> params, const SGDOptions& options);
+  // Parameter groups; `defaults` apply to the groups built without options.
+  SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults);
   void step() override;
-  SGDOptions options() const;  // lr reflects set_lr and load_settings
-  // lr, momentum, dampening, weight_decay, nesterov (0 or 1)
-  Settings settings() const override;
+  // A group's current options (lr reflects set_lr and load_settings).
+  SGDOptions options(size_t group = 0) const;
 
  protected:
   std::vector<std::string> state_keys(const Settings& settings) const override;
   void check_settings(const Settings& settings) const override;
-  void apply_settings(const Settings& settings) noexcept override;
-
- private:
-  SGDOptions options_;
 };
 
 }  // namespace glassbox::optim

@@ -22,12 +22,8 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DGLASSBOX_CUDNN=$cudnn >
 cmake --build build/release -j"$jobs"
 ctest --test-dir build/release --output-on-failure -j"$jobs"
 
-echo "== install, then build a program against the installed package =="
-rm -rf build/prefix build/consumer
-cmake --install build/release --prefix build/prefix >/dev/null
-cmake -S tests/consumer -B build/consumer -DCMAKE_PREFIX_PATH="$PWD/build/prefix" >/dev/null
-cmake --build build/consumer -j"$jobs" >/dev/null
-./build/consumer/consumer
+echo "== install, then build programs against the installed package =="
+bash scripts/test_install.sh "$jobs"
 
 echo "== CUDA emulator build: the GPU suites on the emulated device =="
 cmake -S . -B build/emu -DCMAKE_BUILD_TYPE=Release -DGLASSBOX_CUDA_EMU=ON \

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -421,7 +422,7 @@ TEST_SUITE("optim") {
     optim::SGD(ps(), SGDOptions(0.0));
 
     // parameters
-    CHECK_THROWS_WITH_AS(optim::SGD({}, SGDOptions(0.1)),
+    CHECK_THROWS_WITH_AS(optim::SGD(std::vector<Tensor>{}, SGDOptions(0.1)),
                          Contains("SGD: got an empty parameter list"), Error);
     Tensor leaf = ones({2}).requires_grad_();
     CHECK_THROWS_WITH_AS(optim::Adam({leaf, leaf * 2.0}),
@@ -590,15 +591,15 @@ TEST_SUITE("optim") {
     Tensor w = zeros({1}).requires_grad_();
     optim::SGD opt({w}, optim::SGDOptions(0.1));
     optim::StepLR sched(opt, /*step_size=*/3, /*gamma=*/0.5);
-    CHECK(sched.get_last_lr() == 0.1);
+    CHECK(sched.get_last_lr()[0] == 0.1);
     CHECK(sched.last_epoch() == 0);
     // epochs 1..10
     const VD want = {0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125};
     for (size_t e = 0; e < want.size(); ++e) {
       sched.step();
       CHECK(sched.last_epoch() == int64_t(e + 1));
-      CHECK(sched.get_last_lr() == doctest::Approx(want[e]).epsilon(1e-15));
-      CHECK(opt.lr() == sched.get_last_lr());
+      CHECK(sched.get_last_lr()[0] == doctest::Approx(want[e]).epsilon(1e-15));
+      CHECK(opt.lr() == sched.get_last_lr()[0]);
     }
     // PyTorch's StepLR is chainable: a manual change carries over
     opt.set_lr(1.0);
@@ -620,14 +621,14 @@ TEST_SUITE("optim") {
     {
       optim::Adam opt({w}, optim::AdamOptions(1.0));
       optim::CosineAnnealingLR sched(opt, /*T_max=*/4);
-      CHECK(sched.get_last_lr() == 1.0);
+      CHECK(sched.get_last_lr()[0] == 1.0);
       // (1 + cos(pi * t / 4)) / 2 for t = 1..9: down to 0 at t = 4, back up to 1 at t = 8
       const double a = (1 + std::sqrt(0.5)) / 2, b = (1 - std::sqrt(0.5)) / 2;
       const VD want = {a, 0.5, b, 0.0, b, 0.5, a, 1.0, a};
       for (size_t e = 0; e < want.size(); ++e) {
         sched.step();
-        CHECK(sched.get_last_lr() == doctest::Approx(want[e]).epsilon(1e-15));
-        CHECK(opt.lr() == sched.get_last_lr());
+        CHECK(sched.get_last_lr()[0] == doctest::Approx(want[e]).epsilon(1e-15));
+        CHECK(opt.lr() == sched.get_last_lr()[0]);
       }
     }
     // lr_scheduler.py CosineAnnealingLR.get_lr(), stepped without an epoch argument
@@ -645,8 +646,8 @@ TEST_SUITE("optim") {
                eta_min;
         sched.step();
         INFO("T_max ", T_max, " epoch ", t);
-        CHECK(sched.get_last_lr() == doctest::Approx(lr).epsilon(1e-12));
-        if (t == T_max) CHECK(sched.get_last_lr() == doctest::Approx(eta_min).epsilon(1e-15));
+        CHECK(sched.get_last_lr()[0] == doctest::Approx(lr).epsilon(1e-12));
+        if (t == T_max) CHECK(sched.get_last_lr()[0] == doctest::Approx(eta_min).epsilon(1e-15));
       }
     }
     optim::SGD opt({w}, optim::SGDOptions(0.1));
@@ -689,5 +690,312 @@ TEST_SUITE("optim") {
       CHECK(last < 1e-4f);
       CHECK(allclose(x, c, 0, 1e-2));
     }
+  }
+}
+
+// ------------------------------------------------------------------ parameter groups
+namespace {
+// A 1-D tensor of `dt` holding `v`.
+Tensor vec(const VD& v, DType dt = kFloat64) { return from_vector(v, {int64_t(v.size())}).to(dt); }
+Tensor param(const VD& v) { return vec(v).requires_grad_(); }
+void set_grads(const std::vector<Tensor>& ps, double g) {
+  for (const Tensor& p : ps) Tensor(p).set_grad(full(p.shape(), g, dtype(p.dtype())));
+}
+}  // namespace
+
+TEST_SUITE("optim") {
+  TEST_CASE("parameter groups: each group is updated with its own settings") {
+    Tensor a = param({0.0, 0.0}), b = param({0.0});
+    using optim::ParamGroup, optim::SGDOptions;
+    // b's group has its own options, all of them (LibTorch): momentum 0 there
+    optim::SGD opt({ParamGroup({a}), ParamGroup({b}, SGDOptions(0.5))},
+                   SGDOptions(0.1).momentum(0.9));
+    REQUIRE(opt.num_param_groups() == 2);
+    CHECK(opt.lr() == 0.1);
+    CHECK(opt.lr(1) == 0.5);
+    CHECK(opt.options(0).momentum() == 0.9);
+    CHECK(opt.options(1).momentum() == 0.0);
+    CHECK(opt.param_groups()[1].params()[0].is_same(b));
+    set_grads({a, b}, 1.0);
+    opt.step();
+    CHECK(a.to_vector<double>() == VD{-0.1, -0.1});
+    CHECK(b.to_vector<double>() == VD{-0.5});
+    opt.step();  // a: buf = 0.9 * 1 + 1 = 1.9; b: plain SGD
+    CHECK(a.to_vector<double>()[0] == doctest::Approx(-0.29).epsilon(1e-15));
+    CHECK(b.to_vector<double>() == VD{-1.0});
+    CHECK(opt.state(0).buffers.count("momentum_buffer") == 1);
+    CHECK(!opt.state(1).initialized());
+    const auto tensors = opt.state_dict_tensors();
+    CHECK(tensors.size() == 1);  // "0.momentum_buffer"; b keeps none
+    CHECK(tensors.count("1.momentum_buffer") == 0);
+
+    opt.set_lr(1, 0.25);
+    CHECK(opt.lr(1) == 0.25);
+    CHECK(opt.lr(0) == 0.1);
+    opt.set_lr(0.3);  // every group
+    CHECK(opt.lr(0) == 0.3);
+    CHECK(opt.lr(1) == 0.3);
+  }
+
+  TEST_CASE("parameter groups: Adam with per-group betas matches the reference per group") {
+    Tensor a = param({0.5, -1.0}), b = param({2.0, 0.25, -0.5});
+    using optim::AdamOptions, optim::ParamGroup;
+    const AdamOptions second = AdamOptions(0.05).betas({0.5, 0.8}).weight_decay(0.1).amsgrad(true);
+    optim::Adam opt({ParamGroup({a}), ParamGroup({b}, second)}, AdamOptions(0.01));
+    VD ra = a.to_vector<double>(), rb = b.to_vector<double>();
+    RefState sa, sb;
+    for (int k = 0; k < 4; ++k) {
+      const VD ga = {0.3 * k - 0.2, 0.1}, gb = {1.0, -0.5 * k, 0.25};
+      a.set_grad(vec(ga, kFloat64));
+      b.set_grad(vec(gb, kFloat64));
+      opt.step();
+      ref_adam(ra, ga, sa, AdamCfg{0.01, 0.9, 0.999, 1e-8, 0.0, false, false});
+      ref_adam(rb, gb, sb, AdamCfg{0.05, 0.5, 0.8, 1e-8, 0.1, true, false});
+    }
+    check_close(a.to_vector<double>(), ra, 1e-14, 1e-15, "group 0");
+    check_close(b.to_vector<double>(), rb, 1e-14, 1e-15, "group 1");
+    CHECK(opt.state(1).buffers.count("max_exp_avg_sq") == 1);  // amsgrad in group 1 only
+    CHECK(opt.state(0).buffers.count("max_exp_avg_sq") == 0);
+  }
+
+  TEST_CASE("add_param_group takes the defaults or its own options") {
+    Tensor a = param({1.0}), b = param({1.0}), c = param({1.0});
+    optim::SGD opt({a}, optim::SGDOptions(0.1).momentum(0.5));
+    opt.add_param_group(optim::ParamGroup({b}));
+    opt.add_param_group(optim::ParamGroup({c}, optim::SGDOptions(0.7).weight_decay(0.1)));
+    REQUIRE(opt.num_param_groups() == 3);
+    CHECK(opt.params().size() == 3);
+    CHECK(opt.params()[2].is_same(c));
+    CHECK(opt.settings(1) == opt.settings(0));
+    CHECK(opt.options(2).lr() == 0.7);
+    CHECK(opt.options(2).weight_decay() == 0.1);
+    CHECK(opt.options(2).momentum() == 0.0);
+    set_grads({a, b, c}, 1.0);
+    opt.step();
+    CHECK(b.to_vector<double>()[0] == doctest::Approx(0.9).epsilon(1e-15));
+    CHECK(c.to_vector<double>()[0] == doctest::Approx(1.0 - 0.7 * 1.1).epsilon(1e-15));
+  }
+
+  TEST_CASE("parameter group errors name the group") {
+    Tensor a = param({1.0}), b = param({1.0});
+    using optim::ParamGroup, optim::SGDOptions;
+    CHECK_THROWS_WITH_AS(optim::SGD({ParamGroup({a}), ParamGroup({b, a})}, SGDOptions(0.1)),
+                         Contains("SGD: parameter 2 (parameter group 1) is the same tensor as "
+                                  "parameter 0 (parameter group 0); a parameter may belong to one "
+                                  "group only"),
+                         Error);
+    CHECK_THROWS_WITH_AS(optim::SGD({ParamGroup({a}), ParamGroup({})}, SGDOptions(0.1)),
+                         Contains("SGD: parameter group 1 is empty"), Error);
+    CHECK_THROWS_WITH_AS(
+        optim::SGD({ParamGroup({a}), ParamGroup({b}, SGDOptions(0.1).momentum(-1))},
+                   SGDOptions(0.1)),
+        Contains("SGD: invalid momentum -1 (must be >= 0) (parameter group 1)"), Error);
+    CHECK_THROWS_WITH_AS(
+        optim::SGD({ParamGroup({a}), ParamGroup({b}, optim::AdamOptions())}, SGDOptions(0.1)),
+        Contains("SGD: parameter group 1 has Adam options; give it SGDOptions"), Error);
+    CHECK_THROWS_WITH_AS(
+        optim::AdamW({ParamGroup({a}), ParamGroup({b}, optim::AdamWOptions().betas({0.9, 1.0}))}),
+        Contains("AdamW: invalid beta2 (betas[1]) 1 (must be in [0, 1)) (parameter group 1)"),
+        Error);
+    optim::SGD opt({a}, SGDOptions(0.1));
+    CHECK_THROWS_WITH_AS(opt.add_param_group(ParamGroup({a})),
+                         Contains("a parameter may belong to one group only"), Error);
+    CHECK(opt.num_param_groups() == 1);  // nothing changed
+    CHECK(opt.params().size() == 1);
+    CHECK_THROWS_WITH_AS(opt.add_param_group(ParamGroup({b, b})),
+                         Contains("SGD: parameter 2 is the same tensor as parameter 1"), Error);
+    CHECK_THROWS_WITH_AS(opt.set_lr(3, 0.1),
+                         Contains("SGD: parameter group 3 out of range (1 "
+                                  "groups)"),
+                         Error);
+    CHECK_THROWS_WITH_AS(opt.set_lr(0, -1.0), Contains("SGD: invalid learning rate -1"), Error);
+    CHECK_THROWS_WITH_AS(opt.load_group_settings({opt.settings(), opt.settings()}),
+                         Contains("SGD: got settings for 2 parameter groups, the optimizer has 1"),
+                         Error);
+  }
+
+  TEST_CASE("parameter groups: settings and state round trip, per group") {
+    auto build = [](const std::vector<Tensor>& ps) {
+      using optim::ParamGroup, optim::SGDOptions;
+      return std::make_unique<optim::SGD>(
+          std::vector<ParamGroup>{ParamGroup({ps[0]}),
+                                  ParamGroup({ps[1]}, SGDOptions(0.05).momentum(0.5))},
+          SGDOptions(0.1));
+    };
+    std::vector<Tensor> p1 = {param({1.0, 2.0}), param({3.0})};
+    std::vector<Tensor> p2 = {param({1.0, 2.0}), param({3.0})};
+    auto o1 = build(p1);
+    set_grads(p1, 0.5);
+    o1->step();
+    o1->set_lr(1, 0.02);
+    // a fresh optimizer, with other settings in its groups, takes both groups' settings back
+    auto o2 = build(p2);
+    o2->load_group_settings(
+        {optim::SGDOptions(0.3).to_settings(), optim::SGDOptions(0.9).momentum(0.5).to_settings()});
+    o2->load_state(o1->group_settings(), o1->state_dict_tensors());
+    CHECK(o2->group_settings() == o1->group_settings());
+    CHECK(o2->lr(1) == 0.02);
+    // group 1 keeps a momentum buffer, group 0 keeps none: its state must not carry one
+    std::map<std::string, Tensor> bad = o1->state_dict_tensors();
+    bad["0.momentum_buffer"] = zeros({2}, dtype(kFloat64));
+    CHECK_THROWS_WITH_AS(o2->load_state_tensors(bad),
+                         Contains("state entry '0.momentum_buffer' has an unknown key"), Error);
+    // turning momentum off in group 1 while it has state is refused
+    std::vector<optim::Settings> off = o2->group_settings();
+    off[1]["momentum"] = 0.0;
+    CHECK_THROWS_WITH_AS(o2->load_group_settings(off),
+                         Contains("these settings change the state a parameter keeps"), Error);
+    // both continue identically from the same parameters
+    for (size_t i = 0; i < p1.size(); ++i) {
+      NoGradGuard no_record;
+      p2[i].copy_(p1[i]);
+    }
+    for (int k = 0; k < 3; ++k) {
+      set_grads(p1, 0.25 * k - 0.5);
+      set_grads(p2, 0.25 * k - 0.5);
+      o1->step();
+      o2->step();
+    }
+    for (size_t i = 0; i < p1.size(); ++i)
+      CHECK(p2[i].to_vector<double>() == p1[i].to_vector<double>());
+    off = o2->group_settings();
+    off[0]["momentum"] = 0.9;  // group 0 has no state: fine there
+    o2->load_group_settings(off);
+    CHECK(o2->options(0).momentum() == 0.9);
+  }
+
+  TEST_CASE("parameter groups through optimizer files: every group's settings, checked") {
+    using optim::ParamGroup, optim::SGDOptions;
+    Tensor a = param({1.0}), b = param({1.0, 2.0}), c = param({3.0});
+    optim::SGD opt({ParamGroup({a}), ParamGroup({b, c}, SGDOptions(0.5).momentum(0.9))},
+                   SGDOptions(0.1));
+    set_grads({a, b, c}, 1.0);
+    opt.step();
+    Metadata meta;
+    (void)optimizer_state_tensors(opt, &meta);
+    CHECK(meta.at("optimizer.num_groups") == "2");
+    CHECK(meta.at("optimizer.lr") == "0.1");
+    CHECK(meta.at("optimizer.group.1.lr") == "0.5");
+    CHECK(meta.at("optimizer.group.1.momentum") == "0.9");
+    CHECK(meta.at("optimizer.group.1.num_params") == "2");
+    // one group writes the keys it always wrote
+    Metadata single;
+    optim::SGD one({param({1.0})}, SGDOptions(0.1));
+    (void)optimizer_state_tensors(one, &single);
+    for (const auto& [key, value] : single) CHECK((key.find("group") == std::string::npos));
+
+    const TensorMap tensors = optimizer_state_tensors(opt, nullptr);
+    Tensor a2 = param({1.0}), b2 = param({1.0, 2.0}), c2 = param({3.0});
+    optim::SGD back({ParamGroup({a2}), ParamGroup({b2, c2}, SGDOptions(0.7).momentum(0.1))},
+                    SGDOptions(0.2));
+    load_optimizer_state(back, tensors, meta);
+    CHECK(back.group_settings() == opt.group_settings());
+    // another layout is refused, naming it
+    optim::SGD flat({param({1.0}), param({1.0, 2.0}), param({3.0})}, SGDOptions(0.1));
+    CHECK_THROWS_WITH_AS(load_optimizer_state(flat, tensors, meta),
+                         Contains("the checkpoint holds 2 parameter groups, the SGD has 1"), Error);
+    optim::SGD other({ParamGroup({param({1.0}), param({1.0, 2.0})}), ParamGroup({param({3.0})})},
+                     SGDOptions(0.1));
+    CHECK_THROWS_WITH_AS(load_optimizer_state(other, tensors, meta),
+                         Contains("parameter group 1 holds 2 parameters, the optimizer's holds 1"),
+                         Error);
+    Metadata odd = meta;
+    odd["optimizer.group.2.lr"] = "0.1";
+    CHECK_THROWS_WITH_AS(load_optimizer_state(back, tensors, odd),
+                         Contains("is not optimizer.group.<g>.<setting> with g from 1 to 1"),
+                         Error);
+    odd = meta;
+    odd.erase("optimizer.group.1.momentum");
+    CHECK_THROWS_WITH_AS(load_optimizer_state(back, tensors, odd), Contains("missing: 'momentum'"),
+                         Error);
+    odd = meta;
+    odd.erase("optimizer.group.1.num_params");
+    CHECK_THROWS_WITH_AS(load_optimizer_state(back, tensors, odd),
+                         Contains("lacks 'optimizer.group.1.num_params'"), Error);
+  }
+
+  // ------------------------------------------------------------------ gradient clipping
+  TEST_CASE("clip_grad_norm_: total norm, scaling, norm types") {
+    for (DType dt : {kFloat32, kFloat64}) {
+      INFO(dtype_name(dt));
+      auto make = [&] {
+        Tensor a = zeros({2}, dtype(dt)).requires_grad_(),
+               b = zeros({1}, dtype(dt)).requires_grad_(),
+               none = zeros({3}, dtype(dt)).requires_grad_();
+        a.set_grad(vec(VD{3.0, -4.0}, dt));
+        b.set_grad(vec(VD{12.0}, dt));
+        return std::vector<Tensor>{a, none, b};  // `none` has no gradient: skipped
+      };
+      const double tol = dt == kFloat32 ? 1e-6 : 1e-13;
+      auto ps = make();
+      const double total = nn::utils::clip_grad_norm_(ps, 6.5);
+      CHECK(total == doctest::Approx(13.0).epsilon(tol));
+      const double coef = 6.5 / (13.0 + 1e-6);
+      check_close(ps[0].grad().to_vector<double>(), {3 * coef, -4 * coef}, tol, 0, "a");
+      check_close(ps[2].grad().to_vector<double>(), {12 * coef}, tol, 0, "b");
+      CHECK(!ps[1].grad().defined());
+      // below max_norm: untouched, exactly
+      ps = make();
+      CHECK(nn::utils::clip_grad_norm_(ps, 100.0) == doctest::Approx(13.0).epsilon(tol));
+      CHECK(ps[0].grad().to_vector<double>() == VD{3.0, -4.0});
+      // other norms
+      ps = make();
+      const double inf = std::numeric_limits<double>::infinity();
+      CHECK(nn::utils::clip_grad_norm_(ps, 6.0, inf) == 12.0);
+      check_close(ps[2].grad().to_vector<double>(), {12 * 6.0 / (12.0 + 1e-6)}, tol, 0, "inf");
+      ps = make();
+      CHECK(nn::utils::clip_grad_norm_(ps, 100.0, 1.0) == doctest::Approx(19.0).epsilon(tol));
+      ps = make();
+      CHECK(nn::utils::clip_grad_norm_(ps, 100.0, 3.0) ==
+            doctest::Approx(std::cbrt(27.0 + 64.0 + 1728.0)).epsilon(tol));
+      // one tensor, and nothing to clip
+      ps = make();
+      CHECK(nn::utils::clip_grad_norm_(ps[0], 1.0) == doctest::Approx(5.0).epsilon(tol));
+      check_close(ps[0].grad().to_vector<double>(), {0.6, -0.8}, 1e-6, 0, "single");
+      CHECK(nn::utils::clip_grad_norm_(std::vector<Tensor>{ps[1]}, 1.0) == 0.0);
+    }
+  }
+
+  TEST_CASE("clip_grad_norm_: non-finite norms and bad arguments") {
+    const double inf = std::numeric_limits<double>::infinity();
+    Tensor a = zeros({2}).requires_grad_(), b = zeros({2}).requires_grad_();
+    auto reset = [&](double bad) {
+      a.set_grad(vec(VD{1.0, bad}, kFloat32));
+      b.set_grad(vec(VD{2.0, 2.0}, kFloat32));
+    };
+    reset(inf);
+    CHECK_THROWS_WITH_AS(nn::utils::clip_grad_norm_({a, b}, 1.0, 2.0, true),
+                         Contains("clip_grad_norm_: the total norm of order 2 of the gradients of "
+                                  "2 parameters is inf, so they cannot be clipped"),
+                         Error);
+    CHECK(b.grad().to_vector<double>() == VD{2.0, 2.0});  // unchanged
+    // without the check: scaled by 1 / inf, as PyTorch
+    CHECK(std::isinf(nn::utils::clip_grad_norm_({a, b}, 1.0)));
+    CHECK(b.grad().to_vector<double>() == VD{0.0, 0.0});
+    reset(std::nan(""));
+    CHECK(std::isnan(nn::utils::clip_grad_norm_({a, b}, 1.0, inf)));
+    CHECK(std::isnan(b.grad().to_vector<double>()[0]));
+    reset(std::nan(""));
+    CHECK_THROWS_WITH_AS(nn::utils::clip_grad_norm_({a, b}, 1.0, inf, true),
+                         Contains("is nan, so they cannot be clipped"), Error);
+    CHECK_THROWS_WITH_AS(nn::utils::clip_grad_norm_({a}, 1.0, 0.0),
+                         Contains("clip_grad_norm_: norm_type must be > 0 or inf, got 0"), Error);
+    CHECK_THROWS_WITH_AS(nn::utils::clip_grad_norm_({a}, -1.0),
+                         Contains("clip_grad_norm_: max_norm must be >= 0, got -1"), Error);
+    CHECK_THROWS_WITH_AS(nn::utils::clip_grad_norm_({Tensor()}, 1.0),
+                         Contains("clip_grad_norm_: parameter 0 is an undefined tensor"), Error);
+  }
+
+  TEST_CASE("clip_grad_value_ clamps every gradient element") {
+    Tensor a = zeros({3}, dtype(kFloat64)).requires_grad_(), b = zeros({1}).requires_grad_();
+    a.set_grad(vec(VD{-3.0, 0.5, 2.0}, kFloat64));
+    b.set_grad(vec(VD{-0.1}, kFloat32));
+    nn::utils::clip_grad_value_({a, b}, 1.0);
+    CHECK(a.grad().to_vector<double>() == VD{-1.0, 0.5, 1.0});
+    CHECK(b.grad().to_vector<float>() == std::vector<float>{-0.1f});
+    nn::utils::clip_grad_value_(a, 0.0);
+    CHECK(a.grad().to_vector<double>() == VD{0.0, 0.0, 0.0});
+    CHECK_THROWS_WITH_AS(nn::utils::clip_grad_value_({a}, -1.0),
+                         Contains("clip_grad_value_: clip_value must be >= 0, got -1"), Error);
   }
 }

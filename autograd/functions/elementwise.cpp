@@ -1,6 +1,8 @@
 // Element-wise ops: each forward calls one kernel and, when an input needs a gradient,
 // records its backward right below. Broadcasting is undone in backward by sum_to.
 #include <cmath>
+#include <limits>
+#include <optional>
 
 #include "autograd/node.h"
 #include "core/kernels.h"
@@ -208,6 +210,68 @@ Tensor abs(const Tensor& a) {
         {a});
   }
   return out;
+}
+
+// A missing bound is +-inf, so one kernel serves clamp, clamp_min and clamp_max. The gradient
+// passes where min <= x <= max, bounds included, as PyTorch's clamp_backward.
+Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max) {
+  GB_CHECK(a.defined(), "clamp: input is undefined");
+  GB_CHECK(min || max, "clamp: at least one of min and max must be given (input ", a.shape_str(),
+           ")");
+  GB_CHECK(is_floating(a.dtype()), "clamp: expected a floating-point tensor, got ",
+           dtype_name(a.dtype()), " ", a.shape_str());
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  const double lo = min.value_or(-inf), hi = max.value_or(inf);
+  GB_CHECK(!std::isnan(lo) && !std::isnan(hi), "clamp: a bound is NaN (min ", lo, ", max ", hi,
+           ", input ", a.shape_str(), ")");
+  Tensor out = kernels::unary(Unary::Clamp, a, lo, hi);
+  if (needs_grad({a})) {
+    Tensor sa = a.detach();
+    record("ClampBackward", out, {a},
+           [sa, lo, hi](const Tensor& g) {
+             return std::vector<Tensor>{g * kernels::unary(Unary::InClosedRange, sa, lo, hi)};
+           },
+           {a});
+  }
+  return out;
+}
+Tensor clamp_min(const Tensor& a, double min) { return clamp(a, min, std::nullopt); }
+Tensor clamp_max(const Tensor& a, double max) { return clamp(a, std::nullopt, max); }
+
+Tensor square(const Tensor& a) {
+  GB_CHECK(a.defined(), "square: input is undefined");
+  if (!is_floating(a.dtype())) return mul(a, a);  // integers: the wrapping integer multiply
+  Tensor out = kernels::unary(Unary::PowScalar, a, 2.0);
+  if (needs_grad({a})) {
+    Tensor sa = a.detach();
+    record("SquareBackward", out, {a},
+           [sa](const Tensor& g) { return std::vector<Tensor>{g * sa * 2.0}; }, {a});
+  }
+  return out;
+}
+
+// Each branch gets the gradient where it was chosen, 0 elsewhere; the condition gets none.
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  GB_CHECK(condition.defined() && a.defined() && b.defined(), "where: an operand is undefined");
+  Tensor out = kernels::where(condition, a, b);
+  if (needs_grad({a, b})) {
+    Tensor c = condition.detach();
+    record("WhereBackward", out, {a, b},
+           [c, sa = a.shape(), sb = b.shape(), ga = a.requires_grad(),
+            gb = b.requires_grad()](const Tensor& g) {
+             Tensor zero = scalar_like(g, 0.0);
+             return std::vector<Tensor>{ga ? sum_to(kernels::where(c, g, zero), sa) : Tensor(),
+                                        gb ? sum_to(kernels::where(c, zero, g), sb) : Tensor()};
+           },
+           {condition});
+  }
+  return out;
+}
+Tensor where(const Tensor& condition, const Tensor& a, double b) {
+  return where(condition, a, scalar_like(a, b));
+}
+Tensor where(const Tensor& condition, double a, const Tensor& b) {
+  return where(condition, scalar_like(b, a), b);
 }
 
 // --- operators ---

@@ -111,10 +111,10 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
 }
 
 // ---------------------------------------------------------------- pooling
-Tensor max_pool2d(const Tensor& input, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
-                  std::array<int64_t, 2> padding, std::array<int64_t, 2> dilation, bool ceil_mode) {
+Tensor max_pool2d(const Tensor& input, ExpandingArray<2> kernel_size, ExpandingArray<2> stride,
+                  ExpandingArray<2> padding, ExpandingArray<2> dilation, bool ceil_mode) {
   kernels::Pool2d p =
-      pool_params("max_pool2d", input, kernel, stride, padding, dilation, ceil_mode);
+      pool_params("max_pool2d", input, *kernel_size, *stride, *padding, *dilation, ceil_mode);
   Planes pl = planes_of(input, p);
   auto [values, indices] = kernels::max_pool2d(input.detach().reshape({pl.P, pl.H, pl.W}), p);
   Tensor out = values.view(pl.out_shape);
@@ -129,9 +129,10 @@ Tensor max_pool2d(const Tensor& input, std::array<int64_t, 2> kernel, std::array
   return out;
 }
 
-Tensor avg_pool2d(const Tensor& input, std::array<int64_t, 2> kernel, std::array<int64_t, 2> stride,
-                  std::array<int64_t, 2> padding, bool ceil_mode, bool count_include_pad) {
-  kernels::Pool2d p = pool_params("avg_pool2d", input, kernel, stride, padding, {1, 1}, ceil_mode);
+Tensor avg_pool2d(const Tensor& input, ExpandingArray<2> kernel_size, ExpandingArray<2> stride,
+                  ExpandingArray<2> padding, bool ceil_mode, bool count_include_pad) {
+  kernels::Pool2d p =
+      pool_params("avg_pool2d", input, *kernel_size, *stride, *padding, {1, 1}, ceil_mode);
   p.count_include_pad = count_include_pad;
   Planes pl = planes_of(input, p);
   Tensor out =
@@ -187,88 +188,7 @@ static Tensor softmax_op(const Tensor& input, int64_t dim, bool log) {
 Tensor log_softmax(const Tensor& input, int64_t dim) { return softmax_op(input, dim, true); }
 Tensor softmax(const Tensor& input, int64_t dim) { return softmax_op(input, dim, false); }
 
-// ---------------------------------------------------------------- losses
-static Tensor reduce_loss(const Tensor& loss, Reduction reduction, double count) {
-  switch (reduction) {
-    case Reduction::None:
-      return loss;
-    case Reduction::Sum:
-      return sum(loss);
-    case Reduction::Mean:
-      return sum(loss) / count;
-  }
-  return loss;
-}
-// The same with the divisor where the loss is: a GPU's count never comes to the host.
-static Tensor reduce_loss(const Tensor& loss, Reduction reduction, const Tensor& count) {
-  if (reduction != Reduction::Mean) return reduce_loss(loss, reduction, 1.0);
-  if (count.device().is_cpu()) return sum(loss) / count.item();
-  return sum(loss) / count.to(loss.dtype());
-}
-
-static Tensor nll(const char* op, const Tensor& log_probs, const Tensor& target,
-                  Reduction reduction, int64_t ignore_index) {
-  check_input(op, log_probs);
-  GB_CHECK(target.defined(), op, ": target is undefined");
-  GB_CHECK(target.dtype() == kInt64, op, ": target must hold int64 class indices, got ",
-           dtype_name(target.dtype()), " (input ", log_probs.shape_str(), ", target ",
-           target.shape_str(), ")");
-  GB_CHECK(log_probs.dim() >= 1, op, ": input must be [C], [N, C] or [N, C, d1, ...], got ",
-           log_probs.shape_str());
-  // the target has the input's shape without the class dim (dim 1, or dim 0 for [C])
-  const int64_t cdim = log_probs.dim() == 1 ? 0 : 1;
-  Shape expected = log_probs.shape();
-  expected.erase(expected.begin() + cdim);
-  GB_CHECK(target.shape() == expected, op, ": target ", target.shape_str(),
-           " does not match input ", log_probs.shape_str(), "; expected a target of shape ",
-           shape_str(expected));
-  const int64_t C = log_probs.size(cdim);
-  const int64_t N = cdim == 0 ? 1 : log_probs.size(0);
-  int64_t S = 1;  // the trailing dims d1, d2, ...
-  for (int64_t d = 2; d < log_probs.dim(); ++d) S *= log_probs.size(d);
-  Tensor t2 = target.reshape({N, S});
-  kernels::nll_check_targets(t2, C, ignore_index,
-                             [op, C, ignore_index, input = log_probs.shape_str(),
-                              shape = target.shape_str()](int64_t value) {
-                               return str(op, ": target value ", value, " is out of range for ", C,
-                                          " classes (expected 0 to ", C - 1, ", or ignore_index ",
-                                          ignore_index, "; input ", input, ", target ", shape, ")");
-                             });
-  auto [loss2, count] = kernels::nll_loss(log_probs.detach().reshape({N, C, S}), t2, ignore_index);
-  Tensor loss = loss2.view(expected);
-  if (needs_grad({log_probs}))
-    record("NllLossBackward", loss, {log_probs},
-           [t2, N, C, S, ignore_index, shape = log_probs.shape()](const Tensor& g) {
-             return std::vector<Tensor>{
-                 kernels::nll_loss_backward(g.reshape({N, S}), t2, C, ignore_index).view(shape)};
-           });
-  return reduce_loss(loss, reduction, count);
-}
-
-Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction,
-                int64_t ignore_index) {
-  return nll("nll_loss", log_probs, target, reduction, ignore_index);
-}
-
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction,
-                     int64_t ignore_index) {
-  check_input("cross_entropy", logits);
-  GB_CHECK(logits.dim() >= 1, "cross_entropy: input must be [C], [N, C] or [N, C, d1, ...], got ",
-           logits.shape_str());
-  return nll("cross_entropy", log_softmax(logits, logits.dim() == 1 ? 0 : 1), target, reduction,
-             ignore_index);
-}
-
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  check_input("mse_loss", input);
-  check_input("mse_loss", target, "target");
-  GB_CHECK(input.shape() == target.shape(), "mse_loss: input ", input.shape_str(), " and target ",
-           target.shape_str(), " must have the same shape");
-  GB_CHECK(input.dtype() == target.dtype(), "mse_loss: input is ", dtype_name(input.dtype()),
-           " but target is ", dtype_name(target.dtype()), " (shape ", input.shape_str(), ")");
-  Tensor d = input - target;
-  return reduce_loss(d * d, reduction, double(input.numel()));
-}
+// losses: autograd/functions/loss.cpp
 
 // ---------------------------------------------------------------- batch norm
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,

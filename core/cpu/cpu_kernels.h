@@ -20,7 +20,9 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b, const char* name);
 void binary_(Binary op, const Tensor& dst, const Tensor& src, const char* name);
 // dst += alpha * src (src broadcast to dst), in place.
 void axpy_(const Tensor& dst, const Tensor& src, double alpha);
-Tensor unary(Unary op, const Tensor& a, double param = 0.0);
+Tensor unary(Unary op, const Tensor& a, double param = 0.0, double param2 = 0.0);
+// out = cond ? a : b, all three broadcast; cond bool, a and b one dtype (checked by the caller).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor compare(Compare op, const Tensor& a, const Tensor& b, const char* name);
 // Sum/max/min over `dims` (already wrapped, unique); keepdim keeps size-1 dims.
 Tensor reduce(Reduce op, const Tensor& a, const std::vector<int64_t>& dims, bool keepdim);
@@ -34,6 +36,8 @@ void index_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tenso
 Tensor gather(const Tensor& a, int64_t dim, const Tensor& index);
 // dst.scatter_add_(dim, index, src): dst[.., index[..], ..] += src[..]
 void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index, const Tensor& src);
+std::pair<Tensor, Tensor> sort_rows(const Tensor& a, bool descending);
+void masked_fill_(const Tensor& dst, const Tensor& mask, double value);
 // out = draws of `dist` from Philox blocks base_offset.. (core/philox.h); out is contiguous
 // and floating (checked by the dispatch layer).
 void random_fill(const Tensor& out, const RandomDist& dist, uint64_t seed, uint64_t base_offset);

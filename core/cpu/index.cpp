@@ -1,7 +1,9 @@
-// index_select / gather and their adjoints index_add_ / scatter_add_. Every index is checked
-// before any memory is touched, so a bad label gives an error instead of a wild read.
+// index_select / gather and their adjoints index_add_ / scatter_add_, and masked_fill_.
+// Every index is checked before any memory is touched, so a bad label gives an error
+// instead of a wild read.
 #include <cstring>
 
+#include "core/convert.h"
 #include "core/cpu/cpu_kernels.h"
 #include "core/parallel.h"
 
@@ -140,6 +142,19 @@ void scatter_add_(const Tensor& dst, int64_t dim, const Tensor& index_in, const 
           d[(d_o * d_rows + ix[flat]) * d_inner + d_j] += s[flat];
         }
     }
+  });
+}
+
+void masked_fill_(const Tensor& dst, const Tensor& mask, double value) {
+  const bool* m = mask.data_ptr<bool>();
+  GB_DISPATCH_ALL(dst.dtype(), "masked_fill", [&] {
+    using T = scalar_t;
+    T* d = dst.data_ptr<T>();
+    const T v = convert_value<T, double>(value);  // as fill_: saturating, NaN-safe
+    parallel_for(dst.numel(), 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i)
+        if (m[i]) d[i] = v;
+    });
   });
 }
 

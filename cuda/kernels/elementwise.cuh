@@ -8,6 +8,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "core/activation_math.h"
 #include "core/convert.h"
 #include "cuda/kernels/strided.cuh"
 
@@ -42,6 +43,19 @@ __global__ void zip_kernel(int64_t n, Strided<3> s, char* out, const char* a, co
     byte_offsets(s, i, off);
     *reinterpret_cast<Out*>(out + off[0]) =
         f(*reinterpret_cast<const In*>(a + off[1]), *reinterpret_cast<const In*>(b + off[2]));
+  }
+}
+
+// out = cond ? a : b, all three broadcast (byte offsets per operand from the strided walk)
+template <class T>
+__global__ void where_kernel(int64_t n, Strided<4> s, char* out, const char* cond, const char* a,
+                             const char* b) {
+  for (int64_t i = global_thread(); i < n; i += grid_threads()) {
+    int64_t off[4];
+    byte_offsets(s, i, off);
+    const bool c = *reinterpret_cast<const bool*>(cond + off[1]);
+    *reinterpret_cast<T*>(out + off[0]) =
+        c ? *reinterpret_cast<const T*>(a + off[2]) : *reinterpret_cast<const T*>(b + off[3]);
   }
 }
 
@@ -194,6 +208,34 @@ struct PowScalarOp {
   T p;
   __device__ T operator()(T v) const { return dev_pow(v, p); }
 };
+
+// The activations and their derivatives: the formulas of core/activation_math.h, which
+// the CPU kernels evaluate too. p and q are the op's parameters (slope, alpha, beta and
+// threshold, or the clamp bounds).
+#define GB_ACT_FUNCTOR(Name, expr)                      \
+  template <class T>                                    \
+  struct Name {                                         \
+    T p, q;                                             \
+    __device__ T operator()(T v) const { return expr; } \
+  };
+GB_ACT_FUNCTOR(SiluOp, act::silu(v))
+GB_ACT_FUNCTOR(SiluGradOp, act::silu_grad(v))
+GB_ACT_FUNCTOR(GeluOp, act::gelu(v))
+GB_ACT_FUNCTOR(GeluGradOp, act::gelu_grad(v))
+GB_ACT_FUNCTOR(GeluTanhOp, act::gelu_tanh(v))
+GB_ACT_FUNCTOR(GeluTanhGradOp, act::gelu_tanh_grad(v))
+GB_ACT_FUNCTOR(LeakyReluOp, act::leaky_relu(v, p))
+GB_ACT_FUNCTOR(LeakyReluGradOp, act::leaky_relu_grad(v, p))
+GB_ACT_FUNCTOR(EluOp, act::elu(v, p))
+GB_ACT_FUNCTOR(EluGradOp, act::elu_grad(v, p))
+GB_ACT_FUNCTOR(SoftplusOp, act::softplus(v, p, q))
+GB_ACT_FUNCTOR(SoftplusGradOp, act::softplus_grad(v, p, q))
+GB_ACT_FUNCTOR(MishOp, act::mish(v))
+GB_ACT_FUNCTOR(MishGradOp, act::mish_grad(v))
+GB_ACT_FUNCTOR(ClampOp, act::clamp(v, p, q))
+GB_ACT_FUNCTOR(InClosedRangeOp, act::in_closed_range(v, p, q))
+GB_ACT_FUNCTOR(InOpenRangeOp, act::in_open_range(v, p, q))
+#undef GB_ACT_FUNCTOR
 
 template <class T>
 struct EqOp {

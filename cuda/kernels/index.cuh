@@ -72,4 +72,11 @@ __global__ void scatter_add_kernel(int64_t total, GatherGeom g, T* dst, const in
   }
 }
 
+// dst[t] = value where mask[t] (both contiguous, one shape)
+template <class T>
+__global__ void masked_fill_kernel(int64_t total, T* dst, const bool* mask, T value) {
+  for (int64_t t = global_thread(); t < total; t += grid_threads())
+    if (mask[t]) dst[t] = value;
+}
+
 }  // namespace glassbox::gpu
