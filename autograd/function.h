@@ -52,6 +52,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -123,6 +124,14 @@ struct op_name<T, std::void_t<decltype(T::name)>> {
 
 template <class A>
 constexpr bool is_tensor_arg = std::is_same_v<std::decay_t<A>, Tensor>;
+// Tensors inside a container are not inputs of the tape here: refused at compile time rather
+// than silently given no gradient (LibTorch would differentiate them).
+template <class A>
+struct is_tensor_container : std::false_type {};
+template <class A>
+struct is_tensor_container<std::vector<A>> : std::is_same<A, Tensor> {};
+template <class A>
+struct is_tensor_container<std::optional<A>> : std::is_same<A, Tensor> {};
 
 // What backward's gradient for one tensor argument must match (not the tensor itself, so the
 // tape does not keep the input's storage alive).
@@ -148,6 +157,9 @@ struct Function {
   static Tensor apply(Args&&... args) {
     const char* name = detail::op_name<T>::value;
     std::vector<Tensor> inputs;  // the tensor arguments, in order
+    static_assert(!(detail::is_tensor_container<std::decay_t<Args>>::value || ...),
+                  "autograd::Function::apply: pass each tensor as its own Tensor argument "
+                  "(a std::vector<Tensor> or std::optional<Tensor> would get no gradient)");
     std::vector<bool> is_tensor{detail::is_tensor_arg<Args>...};
     (
         [&](const auto& a) {

@@ -85,6 +85,8 @@ int main(int argc, char** argv) {
       run("gelu_tanh", [&] { return F::gelu(a, "tanh"); });
       run("silu", [&] { return F::silu(a); });
       run("mish", [&] { return F::mish(a); });
+      run("softplus", [&] { return F::softplus(a); });
+      run("elu", [&] { return F::elu(a); });
     }
     set_num_threads(threads);
   }

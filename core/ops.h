@@ -29,7 +29,7 @@ Tensor tanh(const Tensor& a);
 Tensor abs(const Tensor& a);
 // min <= x <= max, a missing bound is no bound (at least one is needed); the gradient is 1
 // where min <= x <= max (bounds included) and 0 outside, as PyTorch's
-Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max);
+Tensor clamp(const Tensor& a, std::optional<double> min, std::optional<double> max = std::nullopt);
 Tensor clamp_min(const Tensor& a, double min);
 Tensor clamp_max(const Tensor& a, double max);
 Tensor square(const Tensor& a);

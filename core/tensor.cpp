@@ -271,10 +271,13 @@ Tensor& compound(Tensor& self, kernels::Binary op, const Tensor& other, const ch
     history = Tensor(std::make_shared<TensorImpl>(*self.impl()));  // old grad_fn, same memory
     saved_other = other.detach();
     if (saved_other.impl()->storage == self.impl()->storage) saved_other = saved_other.clone();
-    if (op == kernels::Binary::Mul && other.requires_grad()) old_self = self.detach().clone();
+    // the right-hand side's gradient of * and / needs the old value: a private copy, so that
+    // self keeps its memory to itself and can be written in place again
+    if ((op == kernels::Binary::Mul || op == kernels::Binary::Div) && other.requires_grad())
+      old_self = self.detach().clone();
   }
-  self.impl()->storage->bump_version();
   kernels::binary_(op, self, unaliased(self, other), name);
+  self.impl()->storage->bump_version();  // after the kernel: a refused write changes nothing
   if (!track) return self;
   const Shape sb = other.shape();
   const bool gb = other.requires_grad();
@@ -293,20 +296,17 @@ Tensor& compound(Tensor& self, kernels::Binary op, const Tensor& other, const ch
                                    gb ? autograd::sum_to(g * old_self, sb) : Tensor()};
       };
       break;
-    default: {  // Div: d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b
-      Tensor result = self.detach();
-      fn = [saved_other, result, sb, gb](const Tensor& g) {
+    default:  // Div: d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 (a: the old value)
+      fn = [saved_other, old_self, sb, gb](const Tensor& g) {
         Tensor ga = g / saved_other;
-        return std::vector<Tensor>{ga, gb ? autograd::sum_to(neg(ga * result), sb) : Tensor()};
+        return std::vector<Tensor>{
+            ga, gb ? autograd::sum_to(neg(ga * old_self / saved_other), sb) : Tensor()};
       };
-    }
   }
   static const char* const names[] = {"AddBackward", "SubBackward", "MulBackward", "DivBackward"};
-  // what each backward reads: * the right-hand side (and its private copy of old a), / also
-  // the result, which a later in-place write would make stale
+  // what each backward reads: * and / the right-hand side (and their private copy of old a)
   std::vector<Tensor> saved;
-  if (op == Binary::Mul) saved = {other};
-  if (op == Binary::Div) saved = {other, self};
+  if (op == Binary::Mul || op == Binary::Div) saved = {other};
   autograd::record(names[static_cast<int>(op)], self, {history, other}, std::move(fn), saved);
   return self;
 }

@@ -152,7 +152,7 @@ class Tensor {
   Tensor tanh() const;
   Tensor abs() const;
   Tensor square() const;
-  Tensor clamp(std::optional<double> min, std::optional<double> max) const;
+  Tensor clamp(std::optional<double> min, std::optional<double> max = std::nullopt) const;
   Tensor clamp_min(double min) const;
   Tensor clamp_max(double max) const;
   Tensor sum() const;
@@ -222,8 +222,18 @@ Tensor empty_like(const Tensor& t);
 Tensor scalar_tensor(double value, TensorOptions opts = {});  // 0-d
 // [start, end) with step; float dtype unless opts says otherwise.
 // Length ceil((end - start) / step), as PyTorch. arange(7.) is float32 and arange(7) int64,
-// as in PyTorch; the two- and three-argument forms stay float32 unless opts says otherwise.
+// as in PyTorch; so are arange(0, 12) and arange(0, 12, 3) (all integers: int64) against
+// arange(0, 1.5) and arange(0., 1., 0.25) (any real: float32). An explicit opts decides.
 Tensor arange(double start, double end, double step = 1.0, TensorOptions opts = {});
+template <class A, class B, class S = int64_t,
+          std::enable_if_t<std::is_integral_v<A> && std::is_integral_v<B> &&
+                               std::is_integral_v<S> && !std::is_same_v<A, bool> &&
+                               !std::is_same_v<B, bool> && !std::is_same_v<S, bool>,
+                           int> = 0>
+Tensor arange(A start, B end, S step = 1) {
+  return arange(static_cast<double>(start), static_cast<double>(end), static_cast<double>(step),
+                dtype(kInt64));
+}
 Tensor arange(double end, TensorOptions opts = {});
 template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool>, int> = 0>
 Tensor arange(I end, TensorOptions opts = dtype(kInt64)) {

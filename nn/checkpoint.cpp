@@ -411,6 +411,10 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model,
   optim::SchedulerState scheduler_state;
   if (scheduler)
     scheduler_state = with_context(where, [&] { return prepare_scheduler(*scheduler, meta); });
+  else if (const auto type = meta.find("scheduler.type"); type != meta.end())
+    // dropping it would restart the schedule from whatever lr the optimizer has now
+    fail(str(where, ": the checkpoint holds the state of a ", clip(type->second),
+             " scheduler; pass that scheduler to load_checkpoint so the run resumes its schedule"));
   const std::string model_error = model_mismatch(model, model_tensors);
   optim::Optimizer::PendingState pending;
   try {

@@ -65,7 +65,8 @@ void save_checkpoint(const std::string& path, const nn::Module& model,
 //
 // With a `scheduler`, the checkpoint must hold state for a scheduler of the same name(), and
 // it is checked with everything else and restored last (all or nothing): build the
-// optimizer and the scheduler as the first run did, then load, and step on.
+// optimizer and the scheduler as the first run did, then load, and step on. Without one, a
+// checkpoint that holds scheduler state is refused (the schedule would silently restart).
 TrainingState load_checkpoint(const std::string& path, nn::Module& model,
                               optim::Optimizer& optimizer,
                               optim::SchedulerBase* scheduler = nullptr);

@@ -5,8 +5,14 @@
 
 namespace glassbox::nn {
 
+namespace {
+// A loss keeps its own copy of the user's class weights: to() and clone() then change the
+// module's buffer, never the caller's tensor or another loss built from the same one.
+Tensor own_copy(const Tensor& t) { return t.defined() ? t.detach().clone() : Tensor(); }
+}  // namespace
+
 NLLLossImpl::NLLLossImpl(const NLLLossOptions& options) : options(options) {
-  weight = register_buffer("weight", options.weight());
+  weight = register_buffer("weight", own_copy(options.weight()));
 }
 Tensor NLLLossImpl::forward(const Tensor& input, const Tensor& target) {
   return detail::with_module_errors(*this, [&] {
@@ -16,7 +22,7 @@ Tensor NLLLossImpl::forward(const Tensor& input, const Tensor& target) {
 
 CrossEntropyLossImpl::CrossEntropyLossImpl(const CrossEntropyLossOptions& options)
     : options(options) {
-  weight = register_buffer("weight", options.weight());
+  weight = register_buffer("weight", own_copy(options.weight()));
 }
 Tensor CrossEntropyLossImpl::forward(const Tensor& input, const Tensor& target) {
   return detail::with_module_errors(*this, [&] {
@@ -32,7 +38,7 @@ Tensor MSELossImpl::forward(const Tensor& input, const Tensor& target) {
 }
 
 BCELossImpl::BCELossImpl(const BCELossOptions& options) : options(options) {
-  weight = register_buffer("weight", options.weight());
+  weight = register_buffer("weight", own_copy(options.weight()));
 }
 Tensor BCELossImpl::forward(const Tensor& input, const Tensor& target) {
   return detail::with_module_errors(*this, [&] {
@@ -42,8 +48,8 @@ Tensor BCELossImpl::forward(const Tensor& input, const Tensor& target) {
 
 BCEWithLogitsLossImpl::BCEWithLogitsLossImpl(const BCEWithLogitsLossOptions& options)
     : options(options) {
-  weight = register_buffer("weight", options.weight());
-  pos_weight = register_buffer("pos_weight", options.pos_weight());
+  weight = register_buffer("weight", own_copy(options.weight()));
+  pos_weight = register_buffer("pos_weight", own_copy(options.pos_weight()));
 }
 Tensor BCEWithLogitsLossImpl::forward(const Tensor& input, const Tensor& target) {
   return detail::with_module_errors(*this, [&] {

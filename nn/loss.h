@@ -3,7 +3,8 @@
 // LibTorch-style options (`CrossEntropyLossOptions().weight(w).label_smoothing(0.1)`). The
 // math and the shapes each accepts: nn/functional_loss.h. Class weights and pos_weight are
 // registered as buffers ("weight", "pos_weight"), as PyTorch does, so Module::to moves them
-// and state_dict saves them.
+// and state_dict saves them. The buffer is the module's own copy: to() and clone() never
+// change the tensor the options were given (nor another loss built from it).
 #include <cstdint>
 #include <ostream>
 

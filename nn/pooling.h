@@ -2,7 +2,7 @@
 // MaxPool2d and AvgPool2d, as torch::nn's (stride defaults to kernel_size), and the adaptive
 // pools, which choose their windows to give a fixed output size whatever the input's:
 //   nn::AdaptiveAvgPool2d gap(1);                // [N, C, H, W] -> [N, C, 1, 1]
-//   nn::AdaptiveMaxPool2d pool({2, 3});
+//   nn::AdaptiveMaxPool2d pool(nn::AdaptiveMaxPool2dOptions({2, 3}));
 //   auto [values, indices] = pool->forward_with_indices(x);
 #include <ostream>
 #include <utility>

@@ -36,7 +36,7 @@ void UpsampleImpl::pretty_print(std::ostream& os) const {
     os << "size=" << one_or_tuple(*options.size(), [](int64_t v) { return std::to_string(v); });
   else
     os << "size=None";
-  os << ", mode='" << functional::mode_name(options.mode()) << "')";
+  os << ", mode=" << functional::mode_name(options.mode()) << ")";  // unquoted, as PyTorch's repr
 }
 
 }  // namespace glassbox::nn

@@ -52,7 +52,7 @@ class UpsampleImpl : public Module {
   explicit UpsampleImpl(const UpsampleOptions& options = {}) : options(options) {}
   // input [N, C, H, W]
   Tensor forward(const Tensor& input);
-  // "Upsample(scale_factor=2.0, mode='nearest')", as PyTorch's repr
+  // "Upsample(scale_factor=2.0, mode=nearest)", as PyTorch's repr
   void pretty_print(std::ostream& os) const override;
   UpsampleOptions options;
 };

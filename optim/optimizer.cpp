@@ -306,6 +306,12 @@ void Optimizer::commit_state(PendingState&& pending) {
   GB_CHECK(pending.owner_ == this, name_,
            ": commit_state got state that this optimizer did not prepare (or that was already "
            "committed)");
+  // add_param_group between prepare and commit would leave groups without settings
+  GB_CHECK(pending.settings_.size() == groups_.size() && pending.state_.size() == params_.size(),
+           name_, ": commit_state got state prepared for ", pending.settings_.size(),
+           " parameter groups and ", pending.state_.size(),
+           " parameters, but the optimizer now has ", groups_.size(), " and ", params_.size(),
+           " (a group was added in between)");
   pending.owner_ = nullptr;
   for (size_t g = 0; g < groups_.size(); ++g) groups_[g].settings_ = pending.settings_[g];
   state_ = std::move(pending.state_);

@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${1:-$(nproc)}
 static_build=${2:-build/release}
-w=${3:-build}
+w=$(realpath -m "${3:-build}")
 root=$PWD
 
 # consumer_by_pkg_config PREFIX OUT [--static]: compiles main.cpp with pkg-config's flags alone
@@ -31,10 +31,10 @@ consumer_by_pkg_config() {
 echo "-- static package ($static_build): find_package, then pkg-config --static"
 rm -rf "$w/prefix" "$w/consumer"
 cmake --install "$static_build" --prefix "$w/prefix" >/dev/null
-cmake -S tests/consumer -B "$w/consumer" -DCMAKE_PREFIX_PATH="$root/$w/prefix" >/dev/null
+cmake -S tests/consumer -B "$w/consumer" -DCMAKE_PREFIX_PATH="$w/prefix" >/dev/null
 cmake --build "$w/consumer" -j"$jobs" >/dev/null
 "$w/consumer/consumer"
-consumer_by_pkg_config "$root/$w/prefix" "$w/consumer/consumer_pc" --static
+consumer_by_pkg_config "$w/prefix" "$w/consumer/consumer_pc" --static
 
 echo "-- CPU-only shared package: find_package without CUDA (or the private libraries), pkg-config"
 rm -rf "$w/prefix_shared" "$w/consumer_shared"
@@ -52,8 +52,8 @@ done
 # shellcheck disable=SC2086
 # (CMake's "not used by the project" about these is the point: nothing looked for them)
 env PATH=/usr/bin:/bin cmake --no-warn-unused-cli -S tests/consumer -B "$w/consumer_shared" \
-  -DCMAKE_PREFIX_PATH="$root/$w/prefix_shared" $no_find >/dev/null
+  -DCMAKE_PREFIX_PATH="$w/prefix_shared" $no_find >/dev/null
 cmake --build "$w/consumer_shared" -j"$jobs" >/dev/null
 "$w/consumer_shared/consumer"
-consumer_by_pkg_config "$root/$w/prefix_shared" "$w/consumer_shared/consumer_pc"
+consumer_by_pkg_config "$w/prefix_shared" "$w/consumer_shared/consumer_pc"
 echo "install: 4 consumers built and run"

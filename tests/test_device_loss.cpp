@@ -12,14 +12,6 @@ namespace nnf = nn::functional;
 using nnf::KLDivReduction;
 using nnf::Reduction;
 
-// Targets with every third (flat) element replaced by ignore_index -100.
-Tensor with_ignored(const Tensor& target) {
-  NoGradGuard no_grad;
-  Tensor t = target.contiguous().clone();
-  t.view({-1}).slice(0, 0, t.numel(), 3).fill_(-100.0);
-  return t;
-}
-
 std::vector<Case> loss_cases() {
   std::vector<Case> c;
   const std::vector<std::pair<std::string, Reduction>> reductions = {

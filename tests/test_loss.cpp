@@ -373,4 +373,32 @@ TEST_SUITE("loss") {
     CHECK(ce->weight.dtype() == kFloat64);
     CHECK(ce(x.to(kFloat64), t).item() == doctest::Approx(want).epsilon(1e-5));
   }
+  TEST_CASE("a loss keeps its own copy of the class weights: to() and clone() leave the user's") {
+    Tensor w = from_vector<float>({1, 2, 3});
+    nn::CrossEntropyLoss a(nn::CrossEntropyLossOptions().weight(w));
+    nn::CrossEntropyLoss b(nn::CrossEntropyLossOptions().weight(w));
+    a->to(kFloat64);
+    CHECK(w.dtype() == kFloat32);
+    CHECK(b->weight.dtype() == kFloat32);
+    Tensor x = randn({4, 3}), t = from_vector<int64_t>({0, 1, 2, 1});
+    CHECK_NOTHROW(b(x, t));
+    auto c = std::dynamic_pointer_cast<nn::CrossEntropyLossImpl>(b->clone());
+    REQUIRE(c != nullptr);
+    CHECK(c->weight.impl() != b->weight.impl());
+    {
+      NoGradGuard no_grad;
+      c->weight.mul_(10.0);
+    }
+    CHECK(b->weight.to_vector<float>() == std::vector<float>{1, 2, 3});
+    CHECK(w.to_vector<float>() == std::vector<float>{1, 2, 3});
+  }
+  TEST_CASE("kl_div's target gradient is 0 where the target is 0") {
+    Tensor x = from_vector<double>({-1.2, -0.5, -2.0}).requires_grad_();
+    Tensor t = from_vector<double>({0.0, 0.25, 0.75}).requires_grad_();
+    F::kl_div(x, t, F::KLDivReduction::Sum).backward();
+    const std::vector<double> g = t.grad().to_vector<double>();
+    CHECK(g[0] == 0.0);
+    CHECK(g[1] == doctest::Approx(std::log(0.25) + 1 + 0.5));
+    CHECK(x.grad().to_vector<double>()[0] == 0.0);
+  }
 }

@@ -308,6 +308,11 @@ TEST_SUITE("ops") {
     CHECK(arange(7).dtype() == kInt64);
     CHECK(arange(int64_t(3)).dtype() == kInt64);
     CHECK(arange(0., 1., 0.25).dtype() == kFloat32);
+    CHECK(arange(0, 12, 3).dtype() == kInt64);  // all integers: int64, as torch.arange(0, 12, 3)
+    CHECK(ints(arange(0, 12, 3)) == VI{0, 3, 6, 9});
+    CHECK(arange(0, 3).dtype() == kInt64);
+    CHECK(arange(0, 1.5).dtype() == kFloat32);  // any real: float32
+    CHECK(arange(0, 3, 1, dtype(kFloat64)).dtype() == kFloat64);
     CHECK(vals(arange(0., 1., 0.25)) == V{0, 0.25, 0.5, 0.75});
     CHECK(arange(0.0, 1.0, 0.3).numel() == 4);  // ceil(1 / 0.3)
     CHECK(arange(1.0, 2.5, 0.5).numel() == 3);  // ceil(1.5 / 0.5)

@@ -201,7 +201,7 @@ TEST_SUITE("resize") {
         Contains("recompute_scale_factor is not meaningful"), Error);
     nn::Upsample up(nn::UpsampleOptions().scale_factor(2));
     CHECK_THROWS_WITH_AS(up(zeros({5, 5})),
-                         Contains("Upsample(scale_factor=2.0, mode='nearest'): interpolate: "
+                         Contains("Upsample(scale_factor=2.0, mode=nearest): interpolate: "
                                   "expected a 4-D"),
                          Error);
   }
@@ -212,9 +212,9 @@ TEST_SUITE("resize") {
     nn::AdaptiveMaxPool2d mx(1);
     CHECK(mx->to_string() == "AdaptiveMaxPool2d(output_size=1)");
     nn::Upsample up(nn::UpsampleOptions().scale_factor(2));
-    CHECK(up->to_string() == "Upsample(scale_factor=2.0, mode='nearest')");
+    CHECK(up->to_string() == "Upsample(scale_factor=2.0, mode=nearest)");
     nn::Upsample bl(nn::UpsampleOptions().size({4, 5}).mode(nn::kBilinear).align_corners(true));
-    CHECK(bl->to_string() == "Upsample(size=(4, 5), mode='bilinear')");
+    CHECK(bl->to_string() == "Upsample(size=(4, 5), mode=bilinear)");
     Tensor x = distinct({2, 3, 6, 7}, 9);
     CHECK(avg(x).shape() == Shape{2, 3, 2, 3});
     CHECK(allclose(avg(x), F::adaptive_avg_pool2d(x, {2, 3})));

@@ -398,7 +398,7 @@ TEST_SUITE("safetensors") {
 
   TEST_CASE("non-contiguous views are saved as their logical values") {
     TempDir dir;
-    Tensor base = arange(0, 12).view({3, 4});
+    Tensor base = arange(0., 12.).view({3, 4});
     Tensor tr = base.t();  // [4,3], strides [1,4]
     REQUIRE_FALSE(tr.is_contiguous());
     Tensor stepped = arange(0, 10, 1, dtype(kInt64)).slice(0, 1, 10, 3);  // 1, 4, 7
@@ -1037,7 +1037,7 @@ TEST_SUITE("safetensors") {
     // timing; both kinds are counted and reported.
     TempDir dir;
     const std::string path = dir.file("moving.safetensors");
-    const Tensor big = arange(0, 1 << 22).view({1024, 4096});  // 16 MiB of float32
+    const Tensor big = arange(0., double(1 << 22)).view({1024, 4096});  // 16 MiB of float32
     const Bytes file = without_checksums(safetensors_serialize({{"big", big}}));
     write_bytes(path, file);
     REQUIRE(load_safetensors(path).at("big").to_vector<float>() == big.to_vector<float>());
@@ -1116,9 +1116,9 @@ TEST_SUITE("safetensors") {
   TEST_CASE("an edited header is an Error naming the file; nothing is returned") {
     TempDir dir;
     const std::string path = dir.file("edited.safetensors");
-    const Bytes good =
-        safetensors_serialize({{"a", arange(0, 6).view({2, 3})}, {"b", arange(6, 12).view({2, 3})}},
-                              {{"epoch", "7"}, {"lr", "0.1"}});
+    const Bytes good = safetensors_serialize(
+        {{"a", arange(0., 6.).view({2, 3})}, {"b", arange(6., 12.).view({2, 3})}},
+        {{"epoch", "7"}, {"lr", "0.1"}});
     write_bytes(path, good);
     REQUIRE(load_safetensors(path).size() == 2);
     struct Case {
@@ -1378,7 +1378,7 @@ TEST_SUITE("safetensors") {
   TEST_CASE("a flipped bit in the data section is a clear CRC error, never wrong weights") {
     TempDir dir;
     const std::string path = dir.file("weights.safetensors");
-    TensorMap in{{"w", arange(0, 1000).view({10, 100})}, {"b", from_vector<double>({1, 2}, {2})}};
+    TensorMap in{{"w", arange(0., 1000.).view({10, 100})}, {"b", from_vector<double>({1, 2}, {2})}};
     save_safetensors(path, in);
     const Bytes good = read_bytes(path);
     const size_t start = data_start(good);

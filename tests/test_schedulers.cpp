@@ -372,8 +372,14 @@ TEST_SUITE("schedulers") {
     optim::CosineAnnealingLR cosine3(one, 10);
     CHECK_THROWS_WITH_AS(load_checkpoint(with, *net3, one, &cosine3), Contains("load_checkpoint"),
                          Error);
-    // without a scheduler argument the scheduler's keys are ignored
-    (void)load_checkpoint(with, *net2, *opt2);
+    // without a scheduler argument a checkpoint with scheduler state is refused: the
+    // schedule would restart from the optimizer's lr of the moment
+    CHECK_THROWS_WITH_AS(load_checkpoint(with, *net2, *opt2),
+                         Contains("holds the state of a CosineAnnealingLR scheduler; pass that "
+                                  "scheduler"),
+                         Error);
+    CHECK(opt2->lr(0) == 0.5);
+    (void)load_checkpoint(with, *net2, *opt2, &cosine2);
     CHECK(opt2->lr(0) == cosine.get_last_lr()[0]);
     CHECK_THROWS_WITH_AS(save_checkpoint(with, *net, *opt2, TrainingState{}, &cosine),
                          Contains("drives another optimizer"), Error);

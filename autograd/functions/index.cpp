@@ -164,11 +164,13 @@ Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) {
   kernels::copy(out, a);
   kernels::masked_fill_(out, m, value);
   if (needs_grad({a}))
-    record("MaskedFillBackward", out, {a}, [m, a_shape = a.shape()](const Tensor& g) {
-      Tensor gi = g.detach().clone();
-      kernels::masked_fill_(gi, m, 0.0);
-      return std::vector<Tensor>{sum_to(gi, a_shape)};
-    });
+    record("MaskedFillBackward", out, {a},
+           [m, a_shape = a.shape()](const Tensor& g) {
+             Tensor gi = g.detach().clone();
+             kernels::masked_fill_(gi, m, 0.0);
+             return std::vector<Tensor>{sum_to(gi, a_shape)};
+           },
+           {m});  // m may be the caller's mask itself: an in-place change to it is caught
   return out;
 }
 

@@ -109,7 +109,8 @@ std::pair<Tensor, Tensor> nll_elements(const char* op, const Tensor& log_probs,
            [t2, N, C, S, ignore_index, shape = log_probs.shape()](const Tensor& g) {
              return std::vector<Tensor>{
                  kernels::nll_loss_backward(g.reshape({N, S}), t2, C, ignore_index).view(shape)};
-           });
+           },
+           {t2});  // t2 may share the caller's target: an in-place change to it is caught
   return {loss, count};
 }
 
@@ -316,9 +317,12 @@ Tensor kl_div(const Tensor& input, const Tensor& target, KLDivReduction reductio
   if (log_target) {
     out = exp(target) * (target - input);
   } else {
-    // xlogy(t, t): t log t with 0 log 0 = 0; adding 1 where t == 0 makes that log(1) = 0
+    // xlogy(t, t): t log t with 0 log 0 = 0; adding 1 where t == 0 makes that log(1) = 0.
+    // The target's gradient log t + 1 - input is taken as 0 where t == 0, as PyTorch 2's
+    // kl_div backward does (1.13's composite gives NaN there, so the fixture leaves that
+    // gradient out): the input enters the t * input term only where t != 0 (same value).
     const Tensor at_zero = (target.detach() == 0.0).to(target.dtype());
-    out = target * log(target + at_zero) - target * input;
+    out = target * log(target + at_zero) - target * (input * (1.0 - at_zero));
   }
   switch (reduction) {
     case KLDivReduction::None:

@@ -150,14 +150,17 @@ Tensor embedding(const Tensor& input, const Tensor& weight, std::optional<int64_
   out_shape.push_back(D);
   Tensor out = kernels::index_select(weight.detach(), 0, idx).view(out_shape);
   if (needs_grad({weight})) {
-    record("EmbeddingBackward", out, {weight}, [idx, num, D, padding_idx](const Tensor& g) {
-      Tensor g2 = g.reshape({idx.numel(), D});
-      if (padding_idx)  // looked-up padding rows contribute nothing
-        g2 = g2 * (idx != double(*padding_idx)).to(g.dtype()).unsqueeze(1);
-      Tensor gw = zeros({num, D}, TensorOptions().set_dtype(g.dtype()).set_device(g.device()));
-      kernels::index_add_(gw, 0, idx, g2.contiguous());
-      return std::vector<Tensor>{gw};
-    });
+    record(
+        "EmbeddingBackward", out, {weight},
+        [idx, num, D, padding_idx](const Tensor& g) {
+          Tensor g2 = g.reshape({idx.numel(), D});
+          if (padding_idx)  // looked-up padding rows contribute nothing
+            g2 = g2 * (idx != double(*padding_idx)).to(g.dtype()).unsqueeze(1);
+          Tensor gw = zeros({num, D}, TensorOptions().set_dtype(g.dtype()).set_device(g.device()));
+          kernels::index_add_(gw, 0, idx, g2.contiguous());
+          return std::vector<Tensor>{gw};
+        },
+        {idx});  // idx may share the caller's indices: an in-place change to them is caught
   }
   return out;
 }

@@ -287,20 +287,30 @@ void unary_float(Unary op, const Tensor& out, const Tensor& a, T p, T q) {
     case Unary::Elu:
       return map_rows_vec<T>(
           out, a, [p](T v) { return act::elu(v, p); },
-          [p](auto& y, const auto& x) { y = (x > T(0)).select(x, p * x.expm1()); });
+          [p](auto& y, const auto& x) {
+            y = p * x.expm1();  // then a blend loop: Eigen 3.4's select() is not vectorised
+            for (Eigen::Index i = 0; i < x.size(); ++i) y[i] = x[i] > T(0) ? x[i] : y[i];
+          });
     case Unary::EluGrad:
       return map_rows_vec<T>(
           out, a, [p](T v) { return act::elu_grad(v, p); },
-          [p](auto& y, const auto& x) { y = (x > T(0)).select(T(1), p * x.exp()); });
+          [p](auto& y, const auto& x) {
+            y = p * x.exp();
+            for (Eigen::Index i = 0; i < x.size(); ++i) y[i] = x[i] > T(0) ? T(1) : y[i];
+          });
     case Unary::Softplus:
       return map_rows_vec<T>(
           out, a, [p, q](T v) { return act::softplus(v, p, q); },
-          [p, q](auto& y, const auto& x) { y = (p * x > q).select(x, (p * x).exp().log1p() / p); });
+          [p, q](auto& y, const auto& x) {
+            y = (p * x).exp().log1p() / p;
+            for (Eigen::Index i = 0; i < x.size(); ++i) y[i] = p * x[i] > q ? x[i] : y[i];
+          });
     case Unary::SoftplusGrad:
       return map_rows_vec<T>(
           out, a, [p, q](T v) { return act::softplus_grad(v, p, q); },
           [p, q](auto& y, const auto& x) {
-            y = (p * x > q).select(T(1), (T(1) + (-p * x).exp()).inverse());
+            y = (T(1) + (-p * x).exp()).inverse();
+            for (Eigen::Index i = 0; i < x.size(); ++i) y[i] = p * x[i] > q ? T(1) : y[i];
           });
     case Unary::Mish:
       return map_rows_vec<T>(

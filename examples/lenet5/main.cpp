@@ -2,6 +2,7 @@
 // SGD with momentum, a linear warm-up into a cosine schedule stepped per batch, and gradient
 // clipping. One epoch reaches about 99% test accuracy.
 //   lenet5 [--data DIR] [--epochs N] [--max-steps N] [--batch-size N] [--lr X]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -69,9 +70,11 @@ int run(int argc, char** argv) {
   optim::SGD optimizer(net->parameters(),
                        optim::SGDOptions(lr).momentum(0.9).weight_decay(5e-4).nesterov(true));
   // per batch: 1/10 of an epoch of linear warm-up from lr/10, then a cosine to zero
-  const int64_t steps = epochs * train_loader.size(), warmup = train_loader.size() / 10;
+  const int64_t steps = epochs * train_loader.size();
+  const int64_t warmup = std::max<int64_t>(1, std::min(train_loader.size() / 10, steps - 1));
   auto warm = std::make_shared<optim::LinearLR>(optimizer, 0.1, 1.0, warmup);
-  auto cosine = std::make_shared<optim::CosineAnnealingLR>(optimizer, steps - warmup);
+  auto cosine =
+      std::make_shared<optim::CosineAnnealingLR>(optimizer, std::max<int64_t>(1, steps - warmup));
   optim::SequentialLR schedule(optimizer, {warm, cosine}, {warmup});
 
   const auto start = std::chrono::steady_clock::now();
